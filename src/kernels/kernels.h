@@ -1,0 +1,72 @@
+/*
+ * kernels.h: the compute kernels the executor calls, as one table per
+ * instruction set. The scalar table is the oracle; an ISA table starts as a
+ * copy of it and overrides the entries it speeds up, so every entry is always
+ * callable. Tables live in the context (no globals); they are picked once at
+ * start-up from the CPU's features or NB_KERNELS.
+ */
+#ifndef NB_KERNELS_H
+#define NB_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fp16.h"
+#include "nibble.h"
+#include "types.h"
+
+/* Formats a matmul input (activation) row can take. The executor converts
+ * its activation to the format the weight's kernel wants (nb__xfmt_for). */
+typedef enum nb__xfmt {
+  NB__X_F32 = 0,  /* float */
+  NB__X_F16 = 1,  /* nb_f16 */
+  NB__X_Q8 = 2,   /* nb__block_q8_0 per 32 elements (ggml's quantize_row_q8_0
+                     rounding) */
+  NB__X_COUNT
+} nb__xfmt;
+
+/* Bytes of one activation row of k elements in format f. */
+size_t nb__xfmt_row_bytes(nb__xfmt f, int64_t k);
+/* Which input format a weight type uses under an activation mode:
+ * F32 act -> F32; F16 act -> F16; Q8 act -> Q8 for Q8_0/Q4_0 weights and F16
+ * for float weights. */
+nb__xfmt nb__xfmt_for(uint32_t wtype, nb_act act);
+
+/*
+ * gemm: y[t*ldy + r] = sum_{i<k} W[r][i] * X[t][i]
+ *   for rows r in [r0, r1) and tokens t in [0, nt).
+ *   W: weight rows of k elements of the weight type, row r at w + r*ldw bytes.
+ *   X: nt activation rows in the kernel's xfmt, row t at x + t*ldx bytes.
+ *   y: floats, ldy floats between tokens.
+ * k is a multiple of the weight's block size (and of 32 for NB__X_Q8).
+ * Contract for determinism: the value of y[t][r] depends only on row r of W
+ * and row t of X, never on r0/r1/nt or on which neighbouring rows/tokens are
+ * processed in the same tile (so any split across threads, and batch versus
+ * one-token evaluation, give bit-identical results).
+ */
+typedef void (*nb__gemm_fn)(int64_t k, const void *w, size_t ldw,
+                            const void *x, size_t ldx, float *y, int64_t ldy,
+                            int64_t r0, int64_t r1, int64_t nt);
+
+typedef struct nb__kernels {
+  const char *name; /* "scalar", "avx2", "avx512", "neon" */
+  /* [weight type][input format]; NULL where the pair is not supported */
+  nb__gemm_fn gemm[NB_TYPE_COUNT][NB__X_COUNT];
+  /* activation conversions, n any length (q8: multiple of 32) */
+  void (*f32_to_f16)(const float *src, nb_f16 *dst, int64_t n);
+  void (*f16_to_f32)(const nb_f16 *src, float *dst, int64_t n);
+  void (*quantize_q8)(const float *src, void *dst, int64_t n);
+} nb__kernels;
+
+/* Fills `k` with the named set ("scalar", "avx2", "avx512", "neon"; NULL or
+ * "auto" for the best this CPU runs). NB_EUNSUPPORTED if the set is not
+ * compiled in or the CPU lacks its features. */
+int nb__kernels_init(nb__kernels *k, const char *name, nb_err *err);
+
+/* Per-ISA fillers: each starts from the scalar table already in `k`. */
+void nb__kernels_fill_scalar(nb__kernels *k);
+void nb__kernels_fill_avx2(nb__kernels *k);
+void nb__kernels_fill_avx512(nb__kernels *k);
+void nb__kernels_fill_neon(nb__kernels *k);
+
+#endif /* NB_KERNELS_H */

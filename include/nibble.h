@@ -371,6 +371,21 @@ int32_t nb_tokenizer_eos(const nb_tokenizer *t);
 bool nb_tokenizer_add_bos(const nb_tokenizer *t); /* add_bos_token */
 /* Piece text of a token as stored (with U+2581 for spaces), borrowed. */
 nb_str nb_tokenizer_piece(const nb_tokenizer *t, int32_t id);
+float nb_tokenizer_score(const nb_tokenizer *t, int32_t id);
+/* GGUF token types: 1 normal, 2 unknown, 3 control, 4 user defined,
+ * 5 unused, 6 byte. */
+typedef enum nb_token_type {
+  NB_TOKEN_NORMAL = 1,
+  NB_TOKEN_UNKNOWN = 2,
+  NB_TOKEN_CONTROL = 3,
+  NB_TOKEN_USER_DEFINED = 4,
+  NB_TOKEN_UNUSED = 5,
+  NB_TOKEN_BYTE = 6
+} nb_token_type;
+int nb_tokenizer_token_type(const nb_tokenizer *t, int32_t id);
+/* The serialized SentencePiece model the processor was loaded from (the
+ * embedded or .model bytes, or the one built from GGUF arrays): borrowed. */
+nb_str nb_tokenizer_spm_bytes(const nb_tokenizer *t);
 
 /* Encodes UTF-8 text (NB_EUTF8 if invalid). *ids is OWNED by the caller
  * (nb_free). BOS is prepended when add_bos is true. */

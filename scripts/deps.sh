@@ -1,6 +1,6 @@
 # deps.sh: the Debian packages nibble needs, in one place (sourced by
 # setup.sh and .ci/run).
-NB_DEPS_BUILD="gcc g++ meson ninja-build pkg-config libsentencepiece-dev libuv1-dev libmimalloc-dev check curl ca-certificates git"
+NB_DEPS_BUILD="gcc g++ meson ninja-build pkg-config libsentencepiece-dev libuv1-dev libmimalloc-dev check libcjson-dev curl ca-certificates git"
 # Cross toolchain + emulator for the NEON kernel tests (run under qemu-user).
 NB_DEPS_TEST="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user tmux"
 NB_DEPS="$NB_DEPS_BUILD $NB_DEPS_TEST"

@@ -343,6 +343,11 @@ const char *nb_ctx_kernels(const nb_ctx *c); /* name of the kernel set */
  * them to the KV cache. The logits of the last token are then available from
  * nb_ctx_logits. NB_ECTX if pos + n > n_ctx (nothing is changed). */
 int nb_ctx_eval(nb_ctx *c, const int32_t *tokens, int32_t n, nb_err *err);
+/* Like nb_ctx_eval, and also writes the logits of EVERY token to `out`
+ * ((n, n_vocab) floats, caller-owned), for perplexity and tests. The same
+ * numbers as evaluating the tokens one by one. */
+int nb_ctx_eval_all(nb_ctx *c, const int32_t *tokens, int32_t n, float *out,
+                    nb_err *err);
 /* Logits of the last evaluated token: n_vocab floats, borrowed, valid until
  * the next eval. NULL before the first eval. */
 const float *nb_ctx_logits(const nb_ctx *c);

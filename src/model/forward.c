@@ -1,0 +1,414 @@
+/*
+ * forward.c: the Llama forward pass over a batch of nt tokens, readable top
+ * to bottom like llama2.c's forward(), but every step runs on the whole
+ * batch (prefill is matrix x matrix) and in parallel on the pool:
+ *
+ *   x = embed(tokens)                                  (nt, dim)   A
+ *   for each layer:
+ *     xb = rmsnorm(x) * attn_norm                      (nt, dim)   A
+ *     q, k, v = xb Wq, xb Wk, xb Wv                    f32
+ *     rope(q, k); K,V cache[pos] = k, v                (n_ctx, kv_dim) A
+ *     xb = causal attention (GQA)                      (nt, dim)   A
+ *     x += xb Wo                                       (residual)
+ *     xb = rmsnorm(x) * ffn_norm
+ *     hb = silu(xb Wgate) * (xb Wup)                   (nt, ffn)   A
+ *     x += hb Wdown
+ *   logits = rmsnorm(x[last]) * output_norm  Wout      (n_vocab)   f32
+ *
+ * "A" is the stored activation type: f32 (--act f32) or f16 (f16, q8). Every
+ * product and reduction is computed in f32; only stored values are rounded.
+ * Under --act q8 the matmul input of a Q8_0/Q4_0 weight is additionally
+ * quantized per 32-block to Q8_0 (xq) and the integer kernels are used.
+ *
+ * Determinism: every output element is computed by exactly one thread with a
+ * fixed order of operations that does not depend on the split (gemm rows are
+ * split over threads; attention over (token, head) items; element-wise steps
+ * over tokens), so 1 and N threads give bit-identical logits, and so do a
+ * batch and token-by-token evaluation.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "ctx.h"
+#include "nb_internal.h"
+
+/* ------------------------------------------------ stored activation rows */
+
+/* Loads n stored activations (A) into floats. */
+static void load_row(const nb_ctx *c, const void *src, float *dst, int64_t n) {
+  if (c->act == NB_ACT_F32)
+    memcpy(dst, src, (size_t)n * sizeof(float));
+  else
+    c->k.f16_to_f32((const nb_f16 *)src, dst, n);
+}
+
+/* Stores n floats as A (rounding to f16 under f16/q8). */
+static void store_row(const nb_ctx *c, const float *src, void *dst, int64_t n) {
+  if (c->act == NB_ACT_F32)
+    memcpy(dst, src, (size_t)n * sizeof(float));
+  else
+    c->k.f32_to_f16(src, (nb_f16 *)dst, n);
+}
+
+/* Row t of an A buffer whose rows hold `width` elements. */
+static void *arow(const nb_ctx *c, void *buf, int64_t t, int64_t width) {
+  return (char *)buf + (size_t)t * (size_t)width * c->sz.esize;
+}
+
+/* Thread ith's scratch: att (n_ctx) | gate tile | up tile | wide row. */
+static float *scratch_att(const nb_ctx *c, int32_t ith) {
+  return (float *)(void *)(c->scratch + (size_t)ith * c->sz.scratch_bytes);
+}
+static float *scratch_tiles(const nb_ctx *c, int32_t ith) {
+  return scratch_att(c, ith) + c->n_ctx;
+}
+static float *scratch_row(const nb_ctx *c, int32_t ith) {
+  return scratch_tiles(c, ith) + 2 * (size_t)c->n_batch * NB__FFN_TILE;
+}
+
+/* ------------------------------------------------------- per-token steps */
+
+/* o = w * (x / rms(x)), run.c's order of operations. */
+static void rmsnorm(float *o, const float *x, const float *w, int64_t n,
+                    float eps) {
+  float ss = 0.0f;
+  for (int64_t j = 0; j < n; j++) ss += x[j] * x[j];
+  ss /= (float)n;
+  ss += eps;
+  ss = 1.0f / sqrtf(ss);
+  for (int64_t j = 0; j < n; j++) o[j] = w[j] * (ss * x[j]);
+}
+
+/* The element-wise steps, one token at a time. */
+typedef enum tok_op {
+  OP_EMBED,      /* x[t] = embedding row of tokens[t] */
+  OP_NORM,       /* xb[t - t0] = rmsnorm(x[t]) * norm (t >= t0) */
+  OP_ADD,        /* x[t] += y[t] */
+  OP_ADD_NORM,   /* x[t] += y[t]; xb[t] = rmsnorm(x[t]) * norm */
+  OP_ROPE_STORE, /* rope(q[t], kn[t]); cache[pos0 + t] = kn[t], vn[t] */
+  OP_Q8          /* xq[t] = q8(src[t]) */
+} tok_op;
+
+typedef struct tok_task {
+  nb_ctx *c;
+  tok_op op;
+  int32_t nt, t0;        /* tokens [t0, nt) */
+  int32_t layer, pos0;
+  const int32_t *tokens;
+  const float *norm;     /* (dim) */
+  const float *y;        /* (nt, dim) f32 */
+  const void *src;       /* OP_Q8: (nt, k) A */
+  int64_t k;             /* OP_Q8 row length */
+} tok_task;
+
+static void rope(const nb_ctx *c, float *vec, int32_t n_heads, int32_t t) {
+  const nb_hparams *hp = c->hp;
+  int32_t half = hp->rope_dim / 2;
+  const float *cs = c->rope_cos + (size_t)t * (size_t)half;
+  const float *sn = c->rope_sin + (size_t)t * (size_t)half;
+  for (int32_t h = 0; h < n_heads; h++) {
+    float *v = vec + (size_t)h * (size_t)hp->head_dim;
+    for (int32_t i = 0; i < half; i++) {
+      float v0 = v[2 * i], v1 = v[2 * i + 1];
+      v[2 * i] = v0 * cs[i] - v1 * sn[i];
+      v[2 * i + 1] = v0 * sn[i] + v1 * cs[i];
+    }
+  }
+}
+
+static void tok_run(void *arg, int32_t ith, int32_t nth) {
+  const tok_task *a = arg;
+  nb_ctx *c = a->c;
+  const nb_hparams *hp = c->hp;
+  int64_t dim = hp->dim, kv_dim = (int64_t)hp->n_kv_heads * hp->head_dim;
+  float *row = scratch_row(c, ith); /* (max(dim, ffn)) */
+  int64_t b, e;
+  nb__split(a->nt - a->t0, ith, nth, 1, &b, &e);
+  for (int64_t t = a->t0 + b; t < a->t0 + e; t++) {
+    switch (a->op) {
+      case OP_EMBED: {
+        const nb__mat *E = &c->m->w.tok_embd;
+        const void *er = (const char *)E->data + (size_t)a->tokens[t] * E->ldw;
+        nb__type_traits_get(E->type)->to_float(er, row, dim);
+        store_row(c, row, arow(c, c->x, t, dim), dim);
+        break;
+      }
+      case OP_ADD:
+      case OP_ADD_NORM:
+      case OP_NORM: {
+        void *xt = arow(c, c->x, t, dim);
+        load_row(c, xt, row, dim);
+        if (a->op != OP_NORM) {
+          const float *yt = a->y + (size_t)t * (size_t)dim;
+          for (int64_t j = 0; j < dim; j++) row[j] += yt[j];
+          store_row(c, row, xt, dim);
+          if (a->op == OP_ADD) break;
+          load_row(c, xt, row, dim); /* the norm reads the stored value */
+        }
+        /* in place: rmsnorm reads x[j] before it writes o[j] */
+        rmsnorm(row, row, a->norm, dim, hp->norm_eps);
+        store_row(c, row, arow(c, c->xb, t - a->t0, dim), dim);
+        break;
+      }
+      case OP_ROPE_STORE: {
+        float *qt = c->q + (size_t)t * (size_t)dim;
+        float *kt = c->kn + (size_t)t * (size_t)kv_dim;
+        const float *vt = c->vn + (size_t)t * (size_t)kv_dim;
+        rope(c, qt, hp->n_heads, (int32_t)t);
+        rope(c, kt, hp->n_kv_heads, (int32_t)t);
+        size_t at = ((size_t)a->layer * (size_t)c->n_ctx + (size_t)(a->pos0 + t)) *
+                    (size_t)kv_dim * c->sz.esize;
+        store_row(c, kt, (char *)c->key_cache + at, kv_dim);
+        store_row(c, vt, (char *)c->value_cache + at, kv_dim);
+        break;
+      }
+      case OP_Q8: {
+        load_row(c, arow(c, (void *)a->src, t, a->k), row, a->k);
+        c->k.quantize_q8(row, (char *)c->xq + (size_t)t * nb__xfmt_row_bytes(NB__X_Q8, a->k), a->k);
+        break;
+      }
+    }
+  }
+}
+
+static void tok_step(tok_task *a) { nb__pool_run(a->c->pool, tok_run, a); }
+
+/* --------------------------------------------------------------- matmul */
+
+/* The matmul input for weight w from the A buffer x (nt rows of k): the
+ * buffer itself, or its Q8 form (made once and reused while x is unchanged,
+ * e.g. for q, k and v). */
+static const void *mm_input(nb_ctx *c, const nb__mat *w, const void *x,
+                            int32_t nt, size_t *ldx) {
+  nb__xfmt f = nb__xfmt_for(w->type, (nb_act)c->act);
+  if (f != NB__X_Q8) {
+    *ldx = (size_t)w->k * c->sz.esize;
+    return x;
+  }
+  if (c->xq_src != x) {
+    tok_task a = {.c = c, .op = OP_Q8, .nt = nt, .src = x, .k = w->k};
+    tok_step(&a);
+    c->xq_src = x;
+  }
+  *ldx = nb__xfmt_row_bytes(NB__X_Q8, w->k);
+  return c->xq;
+}
+
+/* Up to three independent gemms in one dispatch (q, k and v share it). */
+typedef struct mm_job {
+  const nb__mat *w;
+  const void *x;  /* input rows in the kernel's format */
+  size_t ldx;
+  float *y;       /* (nt, ldy) */
+  int64_t ldy;
+} mm_job;
+
+typedef struct mm_task {
+  nb_ctx *c;
+  int32_t nt;
+  int n_jobs;
+  mm_job job[3];
+} mm_task;
+
+static void mm_run(void *arg, int32_t ith, int32_t nth) {
+  const mm_task *a = arg;
+  for (int j = 0; j < a->n_jobs; j++) {
+    const mm_job *jb = &a->job[j];
+    int64_t r0, r1;
+    nb__split(jb->w->n, ith, nth, 16, &r0, &r1);
+    if (r0 >= r1) continue;
+    nb__gemm_fn fn = a->c->k.gemm[jb->w->type][nb__xfmt_for(jb->w->type, (nb_act)a->c->act)];
+    fn(jb->w->k, jb->w->data, jb->w->ldw, jb->x, jb->ldx, jb->y, jb->ldy, r0,
+       r1, a->nt);
+  }
+}
+
+static void mm_add(nb_ctx *c, mm_task *t, const nb__mat *w, const void *x,
+                   float *y, int64_t ldy) {
+  mm_job *jb = &t->job[t->n_jobs++];
+  jb->w = w;
+  jb->x = mm_input(c, w, x, t->nt, &jb->ldx);
+  jb->y = y;
+  jb->ldy = ldy;
+}
+
+/* ------------------------------------------------------------ attention */
+
+typedef struct att_task {
+  nb_ctx *c;
+  int32_t nt, layer, pos0;
+} att_task;
+
+/* Item i = (token t, head h): softmax(q K^T / sqrt(hd)) V over positions
+ * 0..pos0+t of kv head h / (n_heads / n_kv_heads), written to xb[t]. */
+static void att_run(void *arg, int32_t ith, int32_t nth) {
+  const att_task *a = arg;
+  nb_ctx *c = a->c;
+  const nb_hparams *hp = c->hp;
+  int32_t hd = hp->head_dim, kv_mul = hp->n_heads / hp->n_kv_heads;
+  int64_t dim = hp->dim, kv_dim = (int64_t)hp->n_kv_heads * hd;
+  float *att = scratch_att(c, ith);   /* (n_ctx) */
+  float *row = scratch_row(c, ith);   /* kv row (hd) | out (hd) */
+  float *out = row + hd;
+  float scale = sqrtf((float)hd);
+  size_t layer_off = (size_t)a->layer * (size_t)c->n_ctx * (size_t)kv_dim;
+  int64_t b, e;
+  nb__split((int64_t)a->nt * hp->n_heads, ith, nth, 1, &b, &e);
+  for (int64_t it = b; it < e; it++) {
+    int32_t t = (int32_t)(it / hp->n_heads), h = (int32_t)(it % hp->n_heads);
+    int32_t g = h / kv_mul, n_pos = a->pos0 + t + 1;
+    const float *qh = c->q + (size_t)t * (size_t)dim + (size_t)h * (size_t)hd;
+    for (int32_t j = 0; j < n_pos; j++) {
+      size_t off = (layer_off + (size_t)j * (size_t)kv_dim + (size_t)g * (size_t)hd) * c->sz.esize;
+      load_row(c, (const char *)c->key_cache + off, row, hd);
+      float s = 0.0f;
+      for (int32_t i = 0; i < hd; i++) s += qh[i] * row[i];
+      att[j] = s / scale;
+    }
+    float mx = att[0];
+    for (int32_t j = 1; j < n_pos; j++) mx = att[j] > mx ? att[j] : mx;
+    float sum = 0.0f;
+    for (int32_t j = 0; j < n_pos; j++) {
+      att[j] = expf(att[j] - mx);
+      sum += att[j];
+    }
+    for (int32_t j = 0; j < n_pos; j++) att[j] /= sum;
+    memset(out, 0, (size_t)hd * sizeof(float));
+    for (int32_t j = 0; j < n_pos; j++) {
+      size_t off = (layer_off + (size_t)j * (size_t)kv_dim + (size_t)g * (size_t)hd) * c->sz.esize;
+      load_row(c, (const char *)c->value_cache + off, row, hd);
+      float aj = att[j];
+      for (int32_t i = 0; i < hd; i++) out[i] += aj * row[i];
+    }
+    store_row(c, out, (char *)arow(c, c->xb, t, dim) + (size_t)h * (size_t)hd * c->sz.esize, hd);
+  }
+}
+
+/* ------------------------------------------------------------------ FFN */
+
+typedef struct ffn_task {
+  nb_ctx *c;
+  const nb__layer *L;
+  int32_t nt;
+  const void *xg, *xu;  /* input in the gate / up kernels' formats */
+  size_t ldg, ldu;
+} ffn_task;
+
+/* Rows of gate and up are split over threads and walked in tiles of
+ * NB__FFN_TILE: both tiles are computed for all tokens into scratch, then
+ * silu(gate) * up is stored to hb (no (nt, ffn) f32 buffers needed). */
+static void ffn_run(void *arg, int32_t ith, int32_t nth) {
+  const ffn_task *a = arg;
+  nb_ctx *c = a->c;
+  const nb__layer *L = a->L;
+  int64_t ffn = c->hp->ffn_dim;
+  float *sg = scratch_tiles(c, ith);                      /* (nt, TILE) */
+  float *su = sg + (size_t)c->n_batch * NB__FFN_TILE;     /* (nt, TILE) */
+  nb__xfmt fg = nb__xfmt_for(L->w_gate.type, (nb_act)c->act);
+  nb__xfmt fu = nb__xfmt_for(L->w_up.type, (nb_act)c->act);
+  nb__gemm_fn gate = c->k.gemm[L->w_gate.type][fg], up = c->k.gemm[L->w_up.type][fu];
+  int64_t r0, r1;
+  nb__split(ffn, ith, nth, 16, &r0, &r1);
+  for (int64_t a0 = r0; a0 < r1; a0 += NB__FFN_TILE) {
+    int64_t m = NB__MIN(NB__FFN_TILE, r1 - a0);
+    gate(L->w_gate.k, (const char *)L->w_gate.data + (size_t)a0 * L->w_gate.ldw,
+         L->w_gate.ldw, a->xg, a->ldg, sg, NB__FFN_TILE, 0, m, a->nt);
+    up(L->w_up.k, (const char *)L->w_up.data + (size_t)a0 * L->w_up.ldw,
+       L->w_up.ldw, a->xu, a->ldu, su, NB__FFN_TILE, 0, m, a->nt);
+    for (int32_t t = 0; t < a->nt; t++) {
+      float *g = sg + (size_t)t * NB__FFN_TILE;
+      const float *u = su + (size_t)t * NB__FFN_TILE;
+      for (int64_t r = 0; r < m; r++) {
+        float v = g[r];
+        v = v * (1.0f / (1.0f + expf(-v))); /* silu, as run.c */
+        g[r] = v * u[r];
+      }
+      store_row(c, g, (char *)arow(c, c->hb, t, ffn) + (size_t)a0 * c->sz.esize, m);
+    }
+  }
+}
+
+/* ------------------------------------------------------------- forward */
+
+/* cos/sin of pos * base^(-2i/rope_dim) for every token of the batch and pair
+ * i (llama.cpp's "normal" rope = run.c: pairs (x[2i], x[2i+1])). */
+static void rope_table(nb_ctx *c, int32_t nt) {
+  const nb_hparams *hp = c->hp;
+  int32_t half = hp->rope_dim / 2;
+  for (int32_t t = 0; t < nt; t++) {
+    int32_t pos = c->pos + t;
+    for (int32_t i = 0; i < half; i++) {
+      float freq = 1.0f / powf(hp->rope_base, (float)(2 * i) / (float)hp->rope_dim);
+      float val = (float)pos * freq;
+      c->rope_cos[(size_t)t * half + i] = cosf(val);
+      c->rope_sin[(size_t)t * half + i] = sinf(val);
+    }
+  }
+}
+
+int nb__forward(nb_ctx *c, const int32_t *tokens, int32_t nt, float *all) {
+  const nb_hparams *hp = c->hp;
+  const nb__weights *w = &c->m->w;
+  int64_t dim = hp->dim, kv_dim = (int64_t)hp->n_kv_heads * hp->head_dim;
+  int32_t pos0 = c->pos;
+  c->xq_src = NULL;
+
+  tok_task emb = {.c = c, .op = OP_EMBED, .nt = nt, .tokens = tokens};
+  tok_step(&emb);
+  rope_table(c, nt);
+
+  for (int32_t l = 0; l < hp->n_layers; l++) {
+    if (c->cancel != NULL && *c->cancel) return NB_ECANCELED;
+    const nb__layer *L = &w->layers[l];
+
+    /* attention: xb = rmsnorm(x); q, k, v; rope; cache */
+    tok_task n1 = {.c = c, .op = OP_NORM, .nt = nt, .norm = L->attn_norm};
+    tok_step(&n1);
+    c->xq_src = NULL;
+    mm_task qkv = {.c = c, .nt = nt};
+    mm_add(c, &qkv, &L->wq, c->xb, c->q, dim);
+    mm_add(c, &qkv, &L->wk, c->xb, c->kn, kv_dim);
+    mm_add(c, &qkv, &L->wv, c->xb, c->vn, kv_dim);
+    nb__pool_run(c->pool, mm_run, &qkv);
+    tok_task rs = {.c = c, .op = OP_ROPE_STORE, .nt = nt, .layer = l, .pos0 = pos0};
+    tok_step(&rs);
+
+    att_task at = {.c = c, .nt = nt, .layer = l, .pos0 = pos0};
+    nb__pool_run(c->pool, att_run, &at);
+    c->xq_src = NULL;
+
+    /* x += xb Wo (into q, free now); xb = rmsnorm(x) */
+    mm_task o = {.c = c, .nt = nt};
+    mm_add(c, &o, &L->wo, c->xb, c->q, dim);
+    nb__pool_run(c->pool, mm_run, &o);
+    tok_task n2 = {.c = c, .op = OP_ADD_NORM, .nt = nt, .y = c->q, .norm = L->ffn_norm};
+    tok_step(&n2);
+    c->xq_src = NULL;
+
+    /* FFN: hb = silu(xb Wgate) * (xb Wup); x += hb Wdown */
+    ffn_task f = {.c = c, .L = L, .nt = nt};
+    f.xg = mm_input(c, &L->w_gate, c->xb, nt, &f.ldg);
+    f.xu = mm_input(c, &L->w_up, c->xb, nt, &f.ldu);
+    nb__pool_run(c->pool, ffn_run, &f);
+    c->xq_src = NULL;
+    mm_task d = {.c = c, .nt = nt};
+    mm_add(c, &d, &L->w_down, c->hb, c->q, dim);
+    nb__pool_run(c->pool, mm_run, &d);
+    tok_task r2 = {.c = c, .op = OP_ADD, .nt = nt, .y = c->q};
+    tok_step(&r2);
+  }
+
+  /* final norm and classifier: every token when `all`, else the last */
+  int32_t t0 = all ? 0 : nt - 1;
+  tok_task nf = {.c = c, .op = OP_NORM, .nt = nt, .t0 = t0, .norm = w->output_norm};
+  tok_step(&nf);
+  c->xq_src = NULL;
+  mm_task lo = {.c = c, .nt = nt - t0};
+  float *y = all ? all : c->logits;
+  mm_add(c, &lo, &w->output, c->xb, y, hp->n_vocab);
+  nb__pool_run(c->pool, mm_run, &lo);
+  if (all)
+    memcpy(c->logits, all + (size_t)(nt - 1) * (size_t)hp->n_vocab,
+           (size_t)hp->n_vocab * sizeof(float));
+  return 0;
+}

@@ -86,7 +86,13 @@ static void q8_0_from_float(const float *src, void *dst, int64_t n) {
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     nb__block_q8_0 blk;
     blk.d = nb__f32_to_f16(d);
-    for (int j = 0; j < NB_QK8_0; j++) blk.qs[j] = (int8_t)roundf(x[j] * id);
+    for (int j = 0; j < NB_QK8_0; j++) {
+      /* roundf(x*id) is within [-127, 127] for finite input; the clamp
+       * only gives inf/nan input (undefined in ggml) a defined result. */
+      float q = roundf(x[j] * id);
+      q = q > 127.0f ? 127.0f : q < -127.0f ? -127.0f : q;
+      blk.qs[j] = (int8_t)(q == q ? q : 0.0f);
+    }
     memcpy(p + b * (int64_t)sizeof blk, &blk, sizeof blk);
   }
 }
@@ -104,6 +110,15 @@ static void q4_0_to_float(const void *src, float *dst, int64_t n) {
     }
   }
 }
+/* ggml's MIN(15, (int8_t)v): (int8_t) truncates toward zero and v lies in
+ * [0.5, 16.5] for finite input; the range check only gives inf/nan input
+ * (undefined in ggml) a defined result. */
+static inline uint8_t q4_level(float v) {
+  if (!(v >= 0.0f)) return 0;
+  if (v >= 15.0f) return 15;
+  return (uint8_t)(int8_t)v;
+}
+
 static void q4_0_from_float(const float *src, void *dst, int64_t n) {
   unsigned char *p = dst;
   for (int64_t b = 0; b < n / NB_QK4_0; b++) {
@@ -120,12 +135,8 @@ static void q4_0_from_float(const float *src, void *dst, int64_t n) {
     nb__block_q4_0 blk;
     blk.d = nb__f32_to_f16(d);
     for (int j = 0; j < NB_QK4_0 / 2; j++) {
-      /* (int8_t) truncates toward zero; x*id + 8.5 lies in [0.5, 16.5]
-       * for finite input, so the cast is in range. */
-      const int8_t a = (int8_t)(x[j] * id + 8.5f);
-      const int8_t c = (int8_t)(x[j + NB_QK4_0 / 2] * id + 8.5f);
-      const uint8_t q0 = (uint8_t)(a < 15 ? a : 15);
-      const uint8_t q1 = (uint8_t)(c < 15 ? c : 15);
+      const uint8_t q0 = q4_level(x[j] * id + 8.5f);
+      const uint8_t q1 = q4_level(x[j + NB_QK4_0 / 2] * id + 8.5f);
       blk.qs[j] = (uint8_t)(q0 | (q1 << 4));
     }
     memcpy(p + b * (int64_t)sizeof blk, &blk, sizeof blk);

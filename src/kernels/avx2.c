@@ -1,3 +1,322 @@
-/* avx2.c: placeholder while the kernels are written */
+/*
+ * avx2.c: the AVX2 + FMA + F16C kernel table (compiled with -mavx2 -mfma
+ * -mf16c into its own static library; only called after cpu.c has seen
+ * those features and the OS's YMM state support).
+ *
+ * Kernel shapes (see tile.h for the walk and the determinism argument):
+ *  - F16 weights x F16/F32 inputs: one 8-lane FMA accumulator per output over
+ *    k in steps of 8, horizontal sum, then the k % 8 tail in scalar order.
+ *  - Q8_0/Q4_0 weights x F16/F32 inputs: per 32-block an 8-lane partial
+ *    p = sum_j w_j * x_j (4 products, the first a multiply), then
+ *    acc = fma(p, d_w, acc); horizontal sum at the end.
+ *  - Q8_0/Q4_0 weights x Q8 inputs: exact int32 lane sums per block
+ *    (maddubs + madd), converted to float, acc = fma(s, d_w * d_x, acc).
+ *    Q4_0: sum (q - 8) x = sum q x - 8 sum x with q in [0,15] unsigned, exact
+ *    for every int8 x (including -128). Q8_0: |x| * sign(w, x), exact when
+ *    the weight quant is in [-127, 127] (what ggml's and our quantizers
+ *    produce; a -128 weight meeting a negative x would wrap, as in ggml).
+ * Results differ from the scalar oracle only by float summation order.
+ */
+#include <immintrin.h>
+#include <string.h>
+
 #include "kernels.h"
-void nb__kernels_fill_avx2(nb__kernels *k) { k->name = "avx2"; }
+#include "tile.h"
+
+/* --------------------------------------------------------------- helpers */
+
+static inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+/* Block scale: F16C's conversion is exact, like nb__f16_to_f32. */
+static inline float ld_scale(const uint8_t *blk) {
+  nb_f16 d;
+  memcpy(&d, blk, 2);
+  return _cvtsh_ss(d);
+}
+
+/* 8 floats of an input row at element i: F16 (xf32 = 0) or F32. */
+static inline __m256 ld_x8(int xf32, const uint8_t *x, int64_t i) {
+  if (xf32) return _mm256_loadu_ps((const float *)(const void *)x + i);
+  return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 2 * i)));
+}
+static inline float ld_x1(int xf32, const uint8_t *x, int64_t i) {
+  if (xf32) {
+    float f;
+    memcpy(&f, x + 4 * i, 4);
+    return f;
+  }
+  nb_f16 h;
+  memcpy(&h, x + 2 * i, 2);
+  return nb__f16_to_f32(h);
+}
+
+/* 32 Q4_0 levels of a block as int8 q - 8, element order. */
+static inline __m256i q4_unpack_s8(const uint8_t *qs) {
+  __m128i raw = _mm_loadu_si128((const __m128i *)qs);
+  __m128i m = _mm_set1_epi8(0x0f);
+  __m128i lo = _mm_and_si128(raw, m);
+  __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), m);
+  __m256i q = _mm256_set_m128i(hi, lo);
+  return _mm256_sub_epi8(q, _mm256_set1_epi8(8));
+}
+/* Same, unsigned levels q in [0, 15]. */
+static inline __m256i q4_unpack_u8(const uint8_t *qs) {
+  __m128i raw = _mm_loadu_si128((const __m128i *)qs);
+  __m128i m = _mm_set1_epi8(0x0f);
+  __m128i lo = _mm_and_si128(raw, m);
+  __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), m);
+  return _mm256_set_m128i(hi, lo);
+}
+/* Sub-vector j (0..3) of 32 int8 as 8 floats. */
+static inline __m256 s8_to_f32(__m256i q, int j) {
+  __m128i h = j < 2 ? _mm256_castsi256_si128(q) : _mm256_extracti128_si256(q, 1);
+  if (j & 1) h = _mm_srli_si128(h, 8);
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(h));
+}
+
+/* ------------------------------------------------ F16 weights x float in */
+
+NB__ALWAYS_INLINE void tile_f16(int R, int T, int xf32, int64_t k,
+                                const uint8_t *w, size_t ldw,
+                                const uint8_t *x, size_t ldx, float *y,
+                                int64_t ldy) {
+  __m256 acc[NB__TMAX_R][NB__TMAX_T];
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= k; i += 8) {
+    __m256 xv[NB__TMAX_T];
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) xv[t] = ld_x8(xf32, x + t * ldx, i);
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+      __m256 wv = _mm256_cvtph_ps(
+          _mm_loadu_si128((const __m128i *)(w + r * ldw + 2 * i)));
+      _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+        acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  }
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+      float s = hsum8(acc[r][t]);
+      for (int64_t j = i; j < k; j++)
+        s += ld_x1(0, w + r * ldw, j) * ld_x1(xf32, x + t * ldx, j);
+      y[t * ldy + r] = s;
+    }
+}
+
+/* ------------------------------------ Q8_0 / Q4_0 weights x float inputs */
+
+NB__ALWAYS_INLINE void tile_qf(int R, int T, int q4, int xf32, int64_t k,
+                               const uint8_t *w, size_t ldw,
+                               const uint8_t *x, size_t ldx, float *y,
+                               int64_t ldy) {
+  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
+  __m256 acc[NB__TMAX_R][NB__TMAX_T];
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+  const int64_t nb = k / 32;
+  for (int64_t b = 0; b < nb; b++) {
+    __m256i q[NB__TMAX_R];
+    __m256 d[NB__TMAX_R];
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+      const uint8_t *blk = w + r * ldw + b * bs;
+      q[r] = q4 ? q4_unpack_s8(blk + 2)
+                : _mm256_loadu_si256((const __m256i *)(blk + 2));
+      d[r] = _mm256_set1_ps(ld_scale(blk));
+    }
+    __m256 p[NB__TMAX_R][NB__TMAX_T];
+    {
+      __m256 xv[NB__TMAX_T];
+      _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) xv[t] = ld_x8(xf32, x + t * ldx, b * 32);
+      _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+        __m256 wv = s8_to_f32(q[r], 0);
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) p[r][t] = _mm256_mul_ps(wv, xv[t]);
+      }
+    }
+    _Pragma("GCC unroll 4") for (int j = 1; j < 4; j++) {
+      __m256 xv[NB__TMAX_T];
+      _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) xv[t] = ld_x8(xf32, x + t * ldx, b * 32 + j * 8);
+      _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+        __m256 wv = s8_to_f32(q[r], j);
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+          p[r][t] = _mm256_fmadd_ps(wv, xv[t], p[r][t]);
+      }
+    }
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+      _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+        acc[r][t] = _mm256_fmadd_ps(p[r][t], d[r], acc[r][t]);
+  }
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) y[t * ldy + r] = hsum8(acc[r][t]);
+}
+
+/* ---------------------------------------- Q8_0 / Q4_0 weights x Q8 input */
+
+NB__ALWAYS_INLINE void tile_qq(int R, int T, int q4, int64_t k,
+                               const uint8_t *w, size_t ldw,
+                               const uint8_t *x, size_t ldx, float *y,
+                               int64_t ldy) {
+  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
+  const size_t xs = sizeof(nb__block_q8_0);
+  const __m256i ones8 = _mm256_set1_epi8(1);
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  __m256 acc[NB__TMAX_R][NB__TMAX_T];
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+  const int64_t nb = k / 32;
+  for (int64_t b = 0; b < nb; b++) {
+    __m256i xv[NB__TMAX_T], xa[NB__TMAX_T];
+    float dx[NB__TMAX_T];
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+      const uint8_t *blk = x + t * ldx + b * xs;
+      xv[t] = _mm256_loadu_si256((const __m256i *)(blk + 2));
+      dx[t] = ld_scale(blk);
+      if (q4) /* 8 * (lane sums of x), subtracted from sum q x */
+        xa[t] = _mm256_slli_epi32(
+            _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, xv[t]), ones16), 3);
+      else /* |x| as unsigned bytes (|-128| = 128 is exact) */
+        xa[t] = _mm256_sign_epi8(xv[t], xv[t]);
+    }
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+      const uint8_t *blk = w + r * ldw + b * bs;
+      float dw = ld_scale(blk);
+      __m256i q = q4 ? q4_unpack_u8(blk + 2)
+                     : _mm256_loadu_si256((const __m256i *)(blk + 2));
+      _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+        __m256i s;
+        if (q4) {
+          s = _mm256_madd_epi16(_mm256_maddubs_epi16(q, xv[t]), ones16);
+          s = _mm256_sub_epi32(s, xa[t]);
+        } else {
+          s = _mm256_madd_epi16(
+              _mm256_maddubs_epi16(xa[t], _mm256_sign_epi8(q, xv[t])), ones16);
+        }
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s),
+                                    _mm256_set1_ps(dw * dx[t]), acc[r][t]);
+      }
+    }
+  }
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) y[t * ldy + r] = hsum8(acc[r][t]);
+}
+
+/* ------------------------------------------------- families and entries */
+
+#define FAM_F16_F16(R, T, ...) tile_f16(R, T, 0, __VA_ARGS__)
+#define FAM_F16_F32(R, T, ...) tile_f16(R, T, 1, __VA_ARGS__)
+#define FAM_Q8_F16(R, T, ...) tile_qf(R, T, 0, 0, __VA_ARGS__)
+#define FAM_Q8_F32(R, T, ...) tile_qf(R, T, 0, 1, __VA_ARGS__)
+#define FAM_Q4_F16(R, T, ...) tile_qf(R, T, 1, 0, __VA_ARGS__)
+#define FAM_Q4_F32(R, T, ...) tile_qf(R, T, 1, 1, __VA_ARGS__)
+#define FAM_Q8_Q8(R, T, ...) tile_qq(R, T, 0, __VA_ARGS__)
+#define FAM_Q4_Q8(R, T, ...) tile_qq(R, T, 1, __VA_ARGS__)
+NB__TILES(FAM_F16_F16)
+NB__TILES(FAM_F16_F32)
+NB__TILES(FAM_Q8_F16)
+NB__TILES(FAM_Q8_F32)
+NB__TILES(FAM_Q4_F16)
+NB__TILES(FAM_Q4_F32)
+NB__TILES(FAM_Q8_Q8)
+NB__TILES(FAM_Q4_Q8)
+
+/* One gemm entry per family: batch tiles of RT rows x TT tokens. */
+#define GEMM(NAME, FAM, WTYPE, RT, TT)                                       \
+  static void NAME(int64_t k, const void *w, size_t ldw, const void *x,      \
+                   size_t ldx, float *y, int64_t ldy, int64_t r0,            \
+                   int64_t r1, int64_t nt) {                                 \
+    nb__tile_walk(FAM##_tiles, RT, TT, nb_type_row_bytes(WTYPE, k), k, w,   \
+                  ldw, x, ldx, y, ldy, r0, r1, nt);                          \
+  }
+GEMM(gemm_f16_f16, FAM_F16_F16, NB_TYPE_F16, 2, 4)
+GEMM(gemm_f16_f32, FAM_F16_F32, NB_TYPE_F16, 2, 4)
+GEMM(gemm_q8_0_f16, FAM_Q8_F16, NB_TYPE_Q8_0, 2, 2)
+GEMM(gemm_q8_0_f32, FAM_Q8_F32, NB_TYPE_Q8_0, 2, 2)
+GEMM(gemm_q4_0_f16, FAM_Q4_F16, NB_TYPE_Q4_0, 2, 2)
+GEMM(gemm_q4_0_f32, FAM_Q4_F32, NB_TYPE_Q4_0, 2, 2)
+GEMM(gemm_q8_0_q8, FAM_Q8_Q8, NB_TYPE_Q8_0, 2, 4)
+GEMM(gemm_q4_0_q8, FAM_Q4_Q8, NB_TYPE_Q4_0, 2, 4)
+
+/* ------------------------------------------------------------ conversions */
+
+static void f32_to_f16(const float *src, nb_f16 *dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128((__m128i *)(dst + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(src + i),
+                                     _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; i++) dst[i] = nb__f32_to_f16(src[i]);
+}
+
+static void f16_to_f32(const nb_f16 *src, float *dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(
+                                  (const __m128i *)(src + i))));
+  for (; i < n; i++) dst[i] = nb__f16_to_f32(src[i]);
+}
+
+/* roundf (half away from zero) exactly: for a = |v| < 2^23, floor(a) and
+ * a - floor(a) are exact, so the tie test is exact too. */
+static inline __m256i round_half_away(__m256 v) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 a = _mm256_andnot_ps(sign, v);
+  __m256 f = _mm256_floor_ps(a);
+  __m256 up = _mm256_cmp_ps(_mm256_sub_ps(a, f), _mm256_set1_ps(0.5f),
+                            _CMP_GE_OQ);
+  f = _mm256_add_ps(f, _mm256_and_ps(up, _mm256_set1_ps(1.0f)));
+  return _mm256_cvttps_epi32(_mm256_or_ps(f, _mm256_and_ps(sign, v)));
+}
+
+/* ggml's quantize_row_q8_0_ref, byte for byte: amax, d = amax / 127,
+ * id = 1 / d (0 when d is 0), q = roundf(x * id), stored fp16(d). */
+static void quantize_q8(const float *src, void *dst, int64_t n) {
+  uint8_t *out = dst;
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (int64_t b = 0; b < n / 32; b++) {
+    const float *x = src + b * 32;
+    __m256 v[4];
+    __m256 m = _mm256_setzero_ps();
+    _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+      v[j] = _mm256_loadu_ps(x + 8 * j);
+      m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[j]));
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const __m256 idv = _mm256_set1_ps(id);
+    __m256i i0 = round_half_away(_mm256_mul_ps(v[0], idv));
+    __m256i i1 = round_half_away(_mm256_mul_ps(v[1], idv));
+    __m256i i2 = round_half_away(_mm256_mul_ps(v[2], idv));
+    __m256i i3 = round_half_away(_mm256_mul_ps(v[3], idv));
+    /* packs work per 128-bit lane; the permute restores element order */
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1),
+                                   _mm256_packs_epi32(i2, i3));
+    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    nb_f16 dh = nb__f32_to_f16(d);
+    uint8_t *blk = out + b * sizeof(nb__block_q8_0);
+    memcpy(blk, &dh, 2);
+    _mm256_storeu_si256((__m256i *)(blk + 2), p);
+  }
+}
+
+void nb__kernels_fill_avx2(nb__kernels *k) {
+  k->name = "avx2";
+  k->gemm[NB_TYPE_F16][NB__X_F16] = gemm_f16_f16;
+  k->gemm[NB_TYPE_F16][NB__X_F32] = gemm_f16_f32;
+  k->gemm[NB_TYPE_Q8_0][NB__X_F16] = gemm_q8_0_f16;
+  k->gemm[NB_TYPE_Q8_0][NB__X_F32] = gemm_q8_0_f32;
+  k->gemm[NB_TYPE_Q4_0][NB__X_F16] = gemm_q4_0_f16;
+  k->gemm[NB_TYPE_Q4_0][NB__X_F32] = gemm_q4_0_f32;
+  k->gemm[NB_TYPE_Q8_0][NB__X_Q8] = gemm_q8_0_q8;
+  k->gemm[NB_TYPE_Q4_0][NB__X_Q8] = gemm_q4_0_q8;
+  k->f32_to_f16 = f32_to_f16;
+  k->f16_to_f32 = f16_to_f32;
+  k->quantize_q8 = quantize_q8;
+}

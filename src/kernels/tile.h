@@ -1,0 +1,88 @@
+/*
+ * tile.h: the ISA-independent half of the SIMD gemm kernels: instantiating a
+ * register tile for every (rows, tokens) shape and the loop that walks the
+ * output with those tiles. Included by avx2.c, avx512.c and neon.c.
+ *
+ * A tile family is an always-inline function
+ *   FAM(R, T, k, w, ldw, x, ldx, y, ldy)
+ * computing y[t*ldy + r] for r < R rows (row r at w + r*ldw bytes) and t < T
+ * tokens (token t at x + t*ldx bytes). R and T are compile-time constants in
+ * each instantiation, so the accumulator arrays live in registers.
+ *
+ * Determinism (kernels.h): every family computes each (r, t) output with its
+ * own accumulator(s) and the same instruction sequence whatever R and T are,
+ * so how rows and tokens are grouped into tiles never changes a result.
+ */
+#ifndef NB_TILE_H
+#define NB_TILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NB__TMAX_R 4
+#define NB__TMAX_T 4
+
+#define NB__ALWAYS_INLINE static inline __attribute__((always_inline))
+
+typedef void (*nb__tile_fn)(int64_t k, const uint8_t *w, size_t ldw,
+                            const uint8_t *x, size_t ldx, float *y,
+                            int64_t ldy);
+
+#define NB__TILE_ONE(FAM, R, T)                                              \
+  static void FAM##_##R##_##T(int64_t k, const uint8_t *w, size_t ldw,      \
+                              const uint8_t *x, size_t ldx, float *y,       \
+                              int64_t ldy) {                                 \
+    FAM(R, T, k, w, ldw, x, ldx, y, ldy);                                    \
+  }
+#define NB__TILE_ROW(FAM, R)                                                 \
+  NB__TILE_ONE(FAM, R, 1)                                                    \
+  NB__TILE_ONE(FAM, R, 2)                                                    \
+  NB__TILE_ONE(FAM, R, 3) NB__TILE_ONE(FAM, R, 4)
+/* Instantiates FAM for R, T in 1..4 and a table FAM##_tiles[R][T]. */
+#define NB__TILES(FAM)                                                       \
+  NB__TILE_ROW(FAM, 1)                                                       \
+  NB__TILE_ROW(FAM, 2)                                                       \
+  NB__TILE_ROW(FAM, 3)                                                       \
+  NB__TILE_ROW(FAM, 4)                                                       \
+  static const nb__tile_fn FAM##_tiles[NB__TMAX_R + 1][NB__TMAX_T + 1] = {  \
+      {0, 0, 0, 0, 0},                                                       \
+      {0, FAM##_1_1, FAM##_1_2, FAM##_1_3, FAM##_1_4},                       \
+      {0, FAM##_2_1, FAM##_2_2, FAM##_2_3, FAM##_2_4},                       \
+      {0, FAM##_3_1, FAM##_3_2, FAM##_3_3, FAM##_3_4},                       \
+      {0, FAM##_4_1, FAM##_4_2, FAM##_4_3, FAM##_4_4},                       \
+  };
+
+/* Walks rows [r0, r1) x tokens [0, nt) with tiles of up to rt x tt (one
+ * token: up to 4 rows). Rows are taken in chunks of about `chunk_bytes` of
+ * weights so that, in a batch, a chunk stays in cache while every token
+ * group passes over it: weights come from memory once per call. */
+static inline void nb__tile_walk(const nb__tile_fn tiles[][NB__TMAX_T + 1],
+                                 int rt, int tt, size_t row_bytes,
+                                 int64_t k, const void *w, size_t ldw,
+                                 const void *x, size_t ldx, float *y,
+                                 int64_t ldy, int64_t r0, int64_t r1,
+                                 int64_t nt) {
+  const uint8_t *wb = w;
+  const uint8_t *xb = x;
+  if (nt == 1) {
+    rt = NB__TMAX_R;
+    tt = 1;
+  }
+  const size_t chunk_bytes = 128 * 1024;
+  int64_t rc = row_bytes ? (int64_t)(chunk_bytes / row_bytes) : 0;
+  rc = rc < rt ? rt : rc - rc % rt;
+  for (int64_t c0 = r0; c0 < r1; c0 += rc) {
+    int64_t c1 = c0 + rc < r1 ? c0 + rc : r1;
+    for (int64_t t0 = 0; t0 < nt; t0 += tt) {
+      int nt_tile = nt - t0 < tt ? (int)(nt - t0) : tt;
+      for (int64_t r = c0; r < c1; r += rt) {
+        int nr = c1 - r < rt ? (int)(c1 - r) : rt;
+        tiles[nr][nt_tile](k, wb + (size_t)r * ldw, ldw,
+                           xb + (size_t)t0 * ldx, ldx, y + t0 * ldy + r,
+                           ldy);
+      }
+    }
+  }
+}
+
+#endif /* NB_TILE_H */

@@ -1,0 +1,289 @@
+/*
+ * quantize.c: the post-training, weight-only quantizer (GGUF in, GGUF out).
+ *
+ * Policy (llama.cpp's, so our files equal llama-quantize's byte for byte):
+ *  - a tensor whose name ends in ".weight" and that has n_dims >= 2 gets the
+ *    target type (output.weight and token_embd.weight may have their own,
+ *    see nb_quant_params); every other tensor (norm vectors, biases) keeps
+ *    its type and its bytes;
+ *  - a matrix whose row length ne[0] is not a multiple of the chosen type's
+ *    block falls back to p->fallback_type (F16; stories260K's ffn_down rows
+ *    are 172 wide) and the report says fallback;
+ *  - a tensor already of the chosen type is copied verbatim; any other
+ *    supported input type (F32, F16, BF16, Q8_0, Q4_0) is converted to float
+ *    row by row and quantized with the type's ggml-exact from_float
+ *    (block-quantized inputs are therefore requantized, and said so).
+ * Metadata: every key is copied verbatim, in order, except
+ * general.file_type (set to llama.cpp's LLAMA_FTYPE for the target) and
+ * general.quantization_version (set to 2), which are appended when absent.
+ * general.alignment is copied with the rest, so the output keeps the
+ * input's alignment.
+ *
+ * The report numbers are measured, not estimated: every quantized row is
+ * dequantized again and compared with the input row (as float).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "nb_internal.h"
+#include "types.h"
+
+/* llama.cpp's LLAMA_FTYPE_* ("mostly X") for a target type. */
+static uint32_t ftype_of(uint32_t type) {
+  switch (type) {
+    case NB_TYPE_F32: return 0;  /* LLAMA_FTYPE_ALL_F32 */
+    case NB_TYPE_F16: return 1;  /* LLAMA_FTYPE_MOSTLY_F16 */
+    case NB_TYPE_Q4_0: return 2; /* LLAMA_FTYPE_MOSTLY_Q4_0 */
+    case NB_TYPE_Q8_0: return 7; /* LLAMA_FTYPE_MOSTLY_Q8_0 */
+    case NB_TYPE_BF16: return 32; /* LLAMA_FTYPE_MOSTLY_BF16 */
+    default: return 0;
+  }
+}
+
+void nb_quant_params_default(nb_quant_params *p, uint32_t type) {
+  memset(p, 0, sizeof *p);
+  p->type = type;
+  p->output_type = -1;
+  p->embd_type = -1;
+  p->fallback_type = NB_TYPE_F16;
+}
+
+/* Tensor name (borrowed, not NUL-terminated) compared with a C string. */
+static bool str_is(nb_str s, const char *c) {
+  size_t n = strlen(c);
+  return s.len == n && memcmp(s.data, c, n) == 0;
+}
+static bool str_ends(nb_str s, const char *c) {
+  size_t n = strlen(c);
+  return s.len >= n && memcmp(s.data + s.len - n, c, n) == 0;
+}
+
+static int check_params(const nb_quant_params *p, nb_err *err) {
+  if (!nb_type_supported(p->type))
+    return nb__err(err, NB_EBADTYPE,
+                   "quantize: target type %s is not supported (use f32, "
+                   "f16, bf16, q8_0 or q4_0)",
+                   nb_type_name(p->type));
+  if (p->output_type != -1 && (p->output_type < 0 ||
+                               !nb_type_supported((uint32_t)p->output_type)))
+    return nb__err(err, NB_EBADTYPE,
+                   "quantize: output.weight type %s is not supported",
+                   p->output_type < 0 ? "(negative)"
+                                      : nb_type_name((uint32_t)p->output_type));
+  if (p->embd_type != -1 &&
+      (p->embd_type < 0 || !nb_type_supported((uint32_t)p->embd_type)))
+    return nb__err(err, NB_EBADTYPE,
+                   "quantize: token_embd.weight type %s is not supported",
+                   p->embd_type < 0 ? "(negative)"
+                                    : nb_type_name((uint32_t)p->embd_type));
+  if (!nb_type_supported(p->fallback_type) ||
+      nb_type_block(p->fallback_type) != 1)
+    return nb__err(err, NB_EBADTYPE,
+                   "quantize: fallback type %s must be a float type (f32, "
+                   "f16 or bf16): it has to fit rows of any length",
+                   nb_type_name(p->fallback_type));
+  return NB_OK;
+}
+
+/* The type the policy picks for tensor t (before the block-size check);
+ * *is_weight says whether the policy applies at all. */
+static uint32_t policy_type(const nb_quant_params *p, const nb_tensor_info *t,
+                            bool *is_weight) {
+  *is_weight = t->n_dims >= 2 && str_ends(t->name, ".weight");
+  if (!*is_weight) return t->type;
+  if (str_is(t->name, "output.weight")) {
+    if (p->output_type >= 0) return (uint32_t)p->output_type;
+    return p->type == NB_TYPE_Q4_0 ? NB_TYPE_Q8_0 : p->type;
+  }
+  if (str_is(t->name, "token_embd.weight") && p->embd_type >= 0)
+    return (uint32_t)p->embd_type;
+  return p->type;
+}
+
+/* One output tensor: its data (owned, or borrowed from the input mapping
+ * when copied verbatim) and the name as a C string (owned). */
+typedef struct qtensor {
+  char *name;
+  void *owned;
+} qtensor;
+
+/* Converts tensor t (rows of ne[0] elements) to `type` into dst, filling
+ * the error statistics of r. Scratch: three row buffers of ne[0] floats
+ * (src, back) and one byte row. */
+static void convert_rows(const nb_tensor_info *t, uint32_t type,
+                         unsigned char *dst, float *src, float *back,
+                         nb_quant_report *r) {
+  const nb__type_traits *in = nb__type_traits_get(t->type);
+  const nb__type_traits *out = nb__type_traits_get(type);
+  const int64_t k = t->ne[0];
+  const int64_t rows = (int64_t)(t->nbytes / nb_type_row_bytes(t->type, k));
+  const size_t in_rb = nb_type_row_bytes(t->type, k);
+  const size_t out_rb = nb_type_row_bytes(type, k);
+  double se = 0, sx = 0, maxe = 0;
+  for (int64_t i = 0; i < rows; i++) {
+    in->to_float((const unsigned char *)t->data + (size_t)i * in_rb, src, k);
+    unsigned char *o = dst + (size_t)i * out_rb;
+    out->from_float(src, o, k);
+    out->to_float(o, back, k);
+    for (int64_t j = 0; j < k; j++) {
+      const double x = src[j];
+      const double e = (double)back[j] - x;
+      se += e * e;
+      sx += x * x;
+      if (fabs(e) > maxe || e != e) maxe = fabs(e);
+    }
+  }
+  const double n = (double)rows * (double)k;
+  r->rmse = n > 0 ? sqrt(se / n) : 0.0;
+  r->max_abs_err = maxe;
+  r->snr_db = se > 0 ? 10.0 * log10(sx / se) : INFINITY;
+}
+
+int nb_quantize_file(const char *in_path, const char *out_path,
+                     const nb_quant_params *p, nb_quant_cb cb, void *ud,
+                     nb_err *err) {
+  int rc;
+  nb_gguf *g = NULL;
+  nb_gguf_writer *w = NULL;
+  qtensor *qt = NULL;
+  int64_t n_t = 0;
+  float *src = NULL, *back = NULL; /* (max ne[0]) row scratch */
+
+  if (!in_path || !out_path || !p)
+    return nb__err(err, NB_EINVAL, "quantize: NULL argument");
+  if ((rc = check_params(p, err)) < 0) return rc;
+  if ((rc = nb_gguf_open(&g, in_path, err)) < 0) goto done;
+  if ((rc = nb_gguf_writer_new(&w, err)) < 0) goto done;
+
+  /* metadata: verbatim, two keys replaced in place or appended */
+  {
+    bool have_ftype = false, have_qv = false;
+    const uint32_t ftype = ftype_of(p->type);
+    for (int64_t i = 0; i < nb_gguf_n_kv(g); i++) {
+      nb_str key = nb_gguf_key(g, i);
+      if (str_is(key, "general.file_type")) {
+        have_ftype = true;
+        rc = nb_gguf_writer_set_u32(w, "general.file_type", ftype, err);
+      } else if (str_is(key, "general.quantization_version")) {
+        have_qv = true;
+        rc = nb_gguf_writer_set_u32(w, "general.quantization_version", 2, err);
+      } else {
+        rc = nb_gguf_writer_copy_kv(w, g, i, err);
+      }
+      if (rc < 0) goto done;
+    }
+    if (!have_qv &&
+        (rc = nb_gguf_writer_set_u32(w, "general.quantization_version", 2,
+                                     err)) < 0)
+      goto done;
+    if (!have_ftype &&
+        (rc = nb_gguf_writer_set_u32(w, "general.file_type", ftype, err)) < 0)
+      goto done;
+  }
+
+  /* scratch rows for the widest tensor */
+  n_t = nb_gguf_n_tensors(g);
+  int64_t max_k = 1;
+  for (int64_t i = 0; i < n_t; i++)
+    max_k = NB__MAX(max_k, nb_gguf_tensor(g, i)->ne[0]);
+  qt = nb_calloc((size_t)(n_t > 0 ? n_t : 1), sizeof *qt);
+  src = nb_malloc((size_t)max_k * sizeof(float));
+  back = nb_malloc((size_t)max_k * sizeof(float));
+  if (!qt || !src || !back) {
+    rc = nb__err(err, NB_ENOMEM, "quantize: out of memory for %lld tensors",
+                 (long long)n_t);
+    goto done;
+  }
+
+  for (int64_t i = 0; i < n_t; i++) {
+    const nb_tensor_info *t = nb_gguf_tensor(g, i);
+    qtensor *q = &qt[i];
+    q->name = nb_malloc(t->name.len + 1);
+    if (!q->name) {
+      rc = nb__err(err, NB_ENOMEM, "quantize: out of memory");
+      goto done;
+    }
+    memcpy(q->name, t->name.data, t->name.len);
+    q->name[t->name.len] = '\0';
+
+    nb_quant_report r;
+    memset(&r, 0, sizeof r);
+    r.name = q->name;
+    r.n_dims = t->n_dims;
+    memcpy(r.ne, t->ne, sizeof r.ne);
+    r.old_type = t->type;
+    r.old_bytes = t->nbytes;
+    r.index = i;
+    r.count = n_t;
+
+    bool is_weight;
+    uint32_t type = policy_type(p, t, &is_weight);
+    if (is_weight && t->ne[0] % nb_type_block(type) != 0) {
+      type = p->fallback_type;
+      r.fallback = true;
+    }
+    r.new_type = type;
+    const void *data = t->data;
+    if (type == t->type) { /* verbatim copy: exact */
+      r.new_bytes = t->nbytes;
+      r.rmse = 0;
+      r.max_abs_err = 0;
+      r.snr_db = INFINITY;
+    } else {
+      const nb__type_traits *in = nb__type_traits_get(t->type);
+      if (!in) {
+        rc = nb__err(err, NB_EUNSUPPORTED,
+                     "tensor %s: type %s cannot be converted (nibble reads "
+                     "f32, f16, bf16, q8_0 and q4_0)",
+                     q->name, nb_type_name(t->type));
+        goto done;
+      }
+      if (t->ne[0] % in->blck != 0) { /* the reader guarantees this */
+        rc = nb__err(err, NB_ESHAPE,
+                     "tensor %s: row length %lld is not a multiple of the "
+                     "%s block",
+                     q->name, (long long)t->ne[0], in->name);
+        goto done;
+      }
+      r.requantized = in->quantized;
+      const size_t out_rb = nb_type_row_bytes(type, t->ne[0]);
+      const uint64_t rows = t->nbytes / nb_type_row_bytes(t->type, t->ne[0]);
+      uint64_t nbytes;
+      if (!nb__mul_u64(rows, out_rb, &nbytes) || nbytes > SIZE_MAX) {
+        rc = nb__err(err, NB_EOVERFLOW, "tensor %s: output size overflows",
+                     q->name);
+        goto done;
+      }
+      q->owned = nb_malloc(nbytes ? (size_t)nbytes : 1);
+      if (!q->owned) {
+        rc = nb__err(err, NB_ENOMEM,
+                     "tensor %s: out of memory for %llu bytes", q->name,
+                     (unsigned long long)nbytes);
+        goto done;
+      }
+      convert_rows(t, type, q->owned, src, back, &r);
+      r.new_bytes = nbytes;
+      data = q->owned;
+    }
+    if ((rc = nb_gguf_writer_add_tensor(w, q->name, type, t->n_dims, t->ne,
+                                        data, err)) < 0)
+      goto done;
+    if (cb) cb(ud, &r);
+  }
+
+  rc = nb_gguf_writer_write(w, out_path, err);
+
+done:
+  if (qt) {
+    for (int64_t i = 0; i < n_t; i++) {
+      nb_free(qt[i].name);
+      nb_free(qt[i].owned);
+    }
+    nb_free(qt);
+  }
+  nb_free(src);
+  nb_free(back);
+  nb_gguf_writer_free(w);
+  nb_gguf_close(g);
+  return rc;
+}

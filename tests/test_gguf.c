@@ -1,0 +1,1024 @@
+/*
+ * test_gguf.c: the GGUF reader against llama.cpp's files, corrupt files built
+ * in code (each expecting its exact error code), every truncation of a
+ * valid file, a bounded random-mutation run, and the writer (round trips and
+ * a copy of llama.cpp's files through it).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nb_internal.h"
+#include "testutil.h"
+
+/* ------------------------------------------------------------ byte buffer */
+
+typedef struct bb {
+  uint8_t *p;
+  size_t n, cap;
+} bb;
+
+static void bb_put(bb *b, const void *d, size_t n) {
+  if (b->n + n > b->cap) {
+    b->cap = (b->n + n) * 2 + 64;
+    b->p = nb_realloc(b->p, b->cap);
+    ck_assert_ptr_nonnull(b->p);
+  }
+  if (n) memcpy(b->p + b->n, d, n);
+  b->n += n;
+}
+static void bb_u8(bb *b, uint8_t v) { bb_put(b, &v, 1); }
+static void bb_u32(bb *b, uint32_t v) { bb_put(b, &v, 4); }
+static void bb_u64(bb *b, uint64_t v) { bb_put(b, &v, 8); }
+static void bb_f32(bb *b, float v) { bb_put(b, &v, 4); }
+static void bb_str(bb *b, const char *s) {
+  bb_u64(b, strlen(s));
+  bb_put(b, s, strlen(s));
+}
+static void bb_free(bb *b) {
+  nb_free(b->p);
+  b->p = NULL;
+  b->n = b->cap = 0;
+}
+
+/* ------------------------------------------------------- file specification */
+
+typedef struct tspec {
+  const char *name;
+  uint32_t n_dims;
+  uint64_t ne[5];
+  uint32_t type;
+  uint64_t offset;
+} tspec;
+
+typedef struct spec {
+  char magic[4];
+  uint32_t version;
+  int64_t n_kv_field;  /* -1: the real count */
+  int64_t n_t_field;   /* -1: the real count */
+  bool no_base_kv;
+  const uint8_t *extra_kv; /* raw kv records appended after the base ones */
+  size_t extra_len;
+  int n_extra;
+  int n_t;
+  tspec t[4];
+  uint64_t align;      /* padding used by the builder (default 32) */
+  int64_t data_len;    /* -1: exactly what the tensors need */
+} spec;
+
+/* Base kvs: 5 pairs covering string, u32, string array, f32 array and a
+ * nested array (array of {u8 array, string array}). */
+#define N_BASE_KV 5
+static void base_kvs(bb *b) {
+  bb_str(b, "general.architecture");
+  bb_u32(b, NB_GGUF_STRING);
+  bb_str(b, "llama");
+  bb_str(b, "test.u32");
+  bb_u32(b, NB_GGUF_UINT32);
+  bb_u32(b, 7);
+  bb_str(b, "tokenizer.ggml.tokens");
+  bb_u32(b, NB_GGUF_ARRAY);
+  bb_u32(b, NB_GGUF_STRING);
+  bb_u64(b, 3);
+  bb_str(b, "a");
+  bb_str(b, "bc");
+  bb_str(b, "");
+  bb_str(b, "tokenizer.ggml.scores");
+  bb_u32(b, NB_GGUF_ARRAY);
+  bb_u32(b, NB_GGUF_FLOAT32);
+  bb_u64(b, 3);
+  bb_f32(b, 0.5f);
+  bb_f32(b, -1.0f);
+  bb_f32(b, 2.0f);
+  bb_str(b, "test.nested");
+  bb_u32(b, NB_GGUF_ARRAY);
+  bb_u32(b, NB_GGUF_ARRAY);
+  bb_u64(b, 2);
+  bb_u32(b, NB_GGUF_UINT8);
+  bb_u64(b, 2);
+  bb_u8(b, 1);
+  bb_u8(b, 2);
+  bb_u32(b, NB_GGUF_STRING);
+  bb_u64(b, 1);
+  bb_str(b, "z");
+}
+
+static void spec_default(spec *s) {
+  memset(s, 0, sizeof *s);
+  memcpy(s->magic, "GGUF", 4);
+  s->version = 3;
+  s->n_kv_field = -1;
+  s->n_t_field = -1;
+  s->align = 32;
+  s->data_len = -1;
+  s->n_t = 2;
+  /* "a": f32 (4, 2) = 32 bytes at 0; "b": q8_0 (32) = 34 bytes at 32. */
+  s->t[0] = (tspec){"a", 2, {4, 2}, NB_TYPE_F32, 0};
+  s->t[1] = (tspec){"b", 1, {32}, NB_TYPE_Q8_0, 32};
+}
+
+static uint64_t tnbytes(const tspec *t) {
+  uint64_t n = 1;
+  for (uint32_t d = 0; d < t->n_dims && d < 5; d++) n *= t->ne[d];
+  if (t->type == NB_TYPE_Q8_0) return n / 32 * 34;
+  if (t->type == NB_TYPE_F16) return n * 2;
+  return n * 4;
+}
+
+/* Builds the file into b. */
+static void build(const spec *s, bb *b) {
+  memset(b, 0, sizeof *b);
+  bb_put(b, s->magic, 4);
+  bb_u32(b, s->version);
+  int n_kv = (s->no_base_kv ? 0 : N_BASE_KV) + s->n_extra;
+  bb_u64(b, s->n_t_field >= 0 ? (uint64_t)s->n_t_field : (uint64_t)s->n_t);
+  bb_u64(b, s->n_kv_field >= 0 ? (uint64_t)s->n_kv_field : (uint64_t)n_kv);
+  if (!s->no_base_kv) base_kvs(b);
+  bb_put(b, s->extra_kv, s->extra_len);
+  uint64_t end = 0;
+  for (int i = 0; i < s->n_t; i++) {
+    const tspec *t = &s->t[i];
+    bb_str(b, t->name);
+    bb_u32(b, t->n_dims);
+    for (uint32_t d = 0; d < t->n_dims && d < 5; d++) bb_u64(b, t->ne[d]);
+    bb_u32(b, t->type);
+    bb_u64(b, t->offset);
+    uint64_t e = t->offset + tnbytes(t);
+    if (t->offset < (1u << 20) && tnbytes(t) < (1u << 20) && e > end) end = e;
+  }
+  while (b->n % s->align) bb_u8(b, 0);
+  uint64_t dl = s->data_len >= 0 ? (uint64_t)s->data_len : end;
+  for (uint64_t i = 0; i < dl; i++) bb_u8(b, (uint8_t)(i * 7 + 1));
+}
+
+/* Opens the spec's file from an exact-size heap copy (so ASan sees any
+ * overread) and returns the code; on success checks a few accessors. */
+static int open_spec(const spec *s, nb_err *e) {
+  bb b;
+  build(s, &b);
+  nb_gguf *g = NULL;
+  memset(e, 0, sizeof *e);
+  int rc = nb_gguf_open_memory(&g, b.p, b.n, e);
+  if (rc == 0) {
+    ck_assert_ptr_nonnull(g);
+    nb_gguf_close(g);
+  } else {
+    ck_assert_ptr_null(g);
+    ck_assert_int_eq(e->code, rc);
+    ck_assert_msg(e->msg[0] != '\0', "error without message");
+  }
+  bb_free(&b);
+  return rc;
+}
+
+#define EXPECT(s, code)                                                   \
+  do {                                                                    \
+    nb_err e_;                                                            \
+    int rc_ = open_spec(s, &e_);                                          \
+    ck_assert_msg(rc_ == (code), "expected %s, got %s: %s", #code,        \
+                  nb_errname(rc_), e_.msg);                               \
+  } while (0)
+
+/* Convenience: a spec with one extra kv record built by the caller. */
+typedef struct extra {
+  bb b;
+  int n;
+} extra;
+
+/* ------------------------------------------------------- llama.cpp files */
+
+static void check_stories_common(nb_gguf *g) {
+  nb_err e;
+  int64_t v;
+  float f;
+  nb_str s;
+  ck_assert_uint_eq(nb_gguf_version(g), 3);
+  ck_assert_uint_eq(nb_gguf_alignment(g), 32);
+  ck_assert_int_eq(nb_gguf_n_tensors(g), 48);
+  ck_assert_int_eq(nb_gguf_get_str(g, "general.architecture", &s, &e), 0);
+  ck_assert(s.len == 5 && !memcmp(s.data, "llama", 5));
+  ck_assert_int_eq(nb_gguf_get_str(g, "general.name", &s, &e), 0);
+  ck_assert(s.len == 5 && !memcmp(s.data, "llama", 5));
+  struct {
+    const char *k;
+    int64_t v;
+  } ints[] = {{"llama.context_length", 512},
+              {"llama.embedding_length", 64},
+              {"llama.feed_forward_length", 172},
+              {"llama.attention.head_count", 8},
+              {"llama.attention.head_count_kv", 4},
+              {"llama.block_count", 5},
+              {"llama.rope.dimension_count", 8},
+              {"tokenizer.ggml.bos_token_id", 1},
+              {"tokenizer.ggml.eos_token_id", 2},
+              {"tokenizer.ggml.unknown_token_id", 0},
+              {"tokenizer.ggml.padding_token_id", 4294967295LL}};
+  for (size_t i = 0; i < NB__ARRAY_LEN(ints); i++) {
+    ck_assert_msg(nb_gguf_get_int(g, ints[i].k, &v, &e) == 0, "%s: %s",
+                  ints[i].k, e.msg);
+    ck_assert_int_eq(v, ints[i].v);
+  }
+  ck_assert_int_eq(
+      nb_gguf_get_f32(g, "llama.attention.layer_norm_rms_epsilon", &f, &e),
+      0);
+  ck_assert(f == 1e-5f);
+  ck_assert_int_eq(nb_gguf_find_key(g, "llama.rope.freq_base"), -1);
+  ck_assert_int_eq(nb_gguf_get_str(g, "tokenizer.ggml.model", &s, &e), 0);
+  ck_assert(s.len == 5 && !memcmp(s.data, "llama", 5));
+  /* Vocabulary arrays. */
+  int64_t ti = nb_gguf_find_key(g, "tokenizer.ggml.tokens");
+  ck_assert_int_ge(ti, 0);
+  ck_assert_int_eq(nb_gguf_kv_type(g, ti), NB_GGUF_ARRAY);
+  ck_assert_int_eq(nb_gguf_arr_type(g, ti), NB_GGUF_STRING);
+  ck_assert_uint_eq(nb_gguf_arr_len(g, ti), 512);
+  const char *first[] = {"<unk>", "<s>", "</s>", "<0x00>"};
+  for (int j = 0; j < 4; j++) {
+    ck_assert_int_eq(nb_gguf_get_arr_str(g, "tokenizer.ggml.tokens",
+                                         (uint64_t)j, &s, &e),
+                     0);
+    ck_assert(s.len == strlen(first[j]) && !memcmp(s.data, first[j], s.len));
+  }
+  ck_assert_int_eq(
+      nb_gguf_get_arr_str(g, "tokenizer.ggml.tokens", 512, &s, &e),
+      NB_ERANGE);
+  const void *d;
+  uint64_t n;
+  ck_assert_int_eq(nb_gguf_get_arr(g, "tokenizer.ggml.token_type",
+                                   NB_GGUF_INT32, &d, &n, &e),
+                   0);
+  ck_assert_uint_eq(n, 512);
+  int32_t tt[512];
+  memcpy(tt, d, sizeof tt);
+  ck_assert_int_eq(tt[0], 2);
+  ck_assert_int_eq(tt[1], 3);
+  ck_assert_int_eq(tt[2], 3);
+  for (int j = 3; j < 259; j++) ck_assert_int_eq(tt[j], 6);
+  for (int j = 259; j < 512; j++) ck_assert_int_eq(tt[j], 1);
+  ck_assert_int_eq(nb_gguf_get_arr(g, "tokenizer.ggml.scores",
+                                   NB_GGUF_FLOAT32, &d, &n, &e),
+                   0);
+  ck_assert_uint_eq(n, 512);
+  /* Typed getters refuse a wrong type, never reinterpret. */
+  ck_assert_int_eq(nb_gguf_get_arr(g, "tokenizer.ggml.scores", NB_GGUF_UINT8,
+                                   &d, &n, &e),
+                   NB_ETYPE);
+  ck_assert_int_eq(e.code, NB_ETYPE);
+  ck_assert_int_eq(nb_gguf_get_int(g, "general.name", &v, &e), NB_ETYPE);
+  ck_assert_int_eq(nb_gguf_get_str(g, "llama.block_count", &s, &e), NB_ETYPE);
+  ck_assert_int_eq(nb_gguf_get_f32(g, "llama.block_count", &f, &e), NB_ETYPE);
+  bool bv;
+  ck_assert_int_eq(nb_gguf_get_bool(g, "llama.block_count", &bv, &e),
+                   NB_ETYPE);
+  ck_assert_int_eq(nb_gguf_get_int(g, "no.such.key", &v, &e), NB_ENOTFOUND);
+  ck_assert_ptr_nonnull(strstr(e.msg, "no.such.key"));
+  ck_assert_int_eq(nb_gguf_get_arr_str(g, "tokenizer.ggml.scores", 0, &s, &e),
+                   NB_ETYPE);
+  /* Tensor table. */
+  ck_assert_int_eq(nb_gguf_find_tensor(g, "nope"), -1);
+  const nb_tensor_info *t =
+      nb_gguf_tensor(g, nb_gguf_find_tensor(g, "blk.0.ffn_down.weight"));
+  ck_assert_ptr_nonnull(t);
+  ck_assert_uint_eq(t->n_dims, 2);
+  ck_assert_int_eq(t->ne[0], 172);
+  ck_assert_int_eq(t->ne[1], 64);
+  ck_assert_int_eq(t->ne[2], 1);
+  t = nb_gguf_tensor(g, nb_gguf_find_tensor(g, "output_norm.weight"));
+  ck_assert_ptr_nonnull(t);
+  ck_assert_uint_eq(t->n_dims, 1);
+  ck_assert_int_eq(t->ne[0], 64);
+  ck_assert_uint_eq(t->type, NB_TYPE_F32);
+  ck_assert_uint_eq(t->nbytes, 256);
+  for (int64_t i = 0; i < nb_gguf_n_tensors(g); i++) {
+    t = nb_gguf_tensor(g, i);
+    ck_assert_uint_eq(t->offset % 32, 0);
+    ck_assert_ptr_nonnull(t->data);
+    char nm[128];
+    snprintf(nm, sizeof nm, "%.*s", (int)t->name.len, t->name.data);
+    ck_assert_int_eq(nb_gguf_find_tensor(g, nm), i);
+  }
+  ck_assert_ptr_null(nb_gguf_tensor(g, 48));
+  ck_assert_ptr_null(nb_gguf_tensor(g, -1));
+}
+
+START_TEST(test_llamacpp_f32) {
+  nb_gguf *g = NULL;
+  nb_err e;
+  ck_assert_msg(nb_gguf_open(&g, nbt_shared("llamacpp/stories260K-f32.gguf"),
+                             &e) == 0,
+                "%s", e.msg);
+  ck_assert_int_eq(nb_gguf_n_kv(g), 19);
+  ck_assert_uint_eq(nb_gguf_file_size(g), 1185376);
+  check_stories_common(g);
+  ck_assert_int_eq(nb_gguf_find_key(g, "general.file_type"), -1);
+  /* token_embd equals the checkpoint's embedding (after its 28-byte header),
+   * bit for bit: the data pointer really points at the weights. */
+  const nb_tensor_info *t =
+      nb_gguf_tensor(g, nb_gguf_find_tensor(g, "token_embd.weight"));
+  ck_assert_ptr_nonnull(t);
+  ck_assert_int_eq(t->ne[0], 64);
+  ck_assert_int_eq(t->ne[1], 512);
+  ck_assert_uint_eq(t->type, NB_TYPE_F32);
+  ck_assert_uint_eq(t->nbytes, 64 * 512 * 4);
+  size_t n;
+  char *ck = nbt_read_file(nbt_shared("stories260K.bin"), &n);
+  ck_assert_ptr_nonnull(ck);
+  ck_assert_uint_eq(n, 1056540);
+  ck_assert_int_eq(memcmp(t->data, ck + 28, t->nbytes), 0);
+  nb_free(ck);
+  nb_gguf_close(g);
+}
+END_TEST
+
+START_TEST(test_llamacpp_quant) {
+  const char *files[] = {"llamacpp/stories260K-q8_0.gguf",
+                         "llamacpp/stories260K-q4_0.gguf"};
+  const uint32_t qt[] = {NB_TYPE_Q8_0, NB_TYPE_Q4_0};
+  const int64_t ft[] = {7, 2};
+  for (int k = 0; k < 2; k++) {
+    nb_gguf *g = NULL;
+    nb_err e;
+    ck_assert_msg(nb_gguf_open(&g, nbt_shared(files[k]), &e) == 0, "%s",
+                  e.msg);
+    ck_assert_int_eq(nb_gguf_n_kv(g), 21);
+    check_stories_common(g);
+    int64_t v;
+    ck_assert_int_eq(nb_gguf_get_int(g, "general.file_type", &v, &e), 0);
+    ck_assert_int_eq(v, ft[k]);
+    ck_assert_int_eq(
+        nb_gguf_get_int(g, "general.quantization_version", &v, &e), 0);
+    ck_assert_int_eq(v, 2);
+    ck_assert_int_eq(nb_gguf_find_tensor(g, "output.weight"), 0);
+    const nb_tensor_info *t =
+        nb_gguf_tensor(g, nb_gguf_find_tensor(g, "token_embd.weight"));
+    ck_assert_uint_eq(t->type, qt[k]);
+    ck_assert_uint_eq(t->nbytes,
+                      512 * 2 * (qt[k] == NB_TYPE_Q8_0 ? 34 : 18));
+    t = nb_gguf_tensor(g, nb_gguf_find_tensor(g, "output.weight"));
+    ck_assert_uint_eq(t->type, NB_TYPE_Q8_0);
+    t = nb_gguf_tensor(g, nb_gguf_find_tensor(g, "blk.4.ffn_down.weight"));
+    ck_assert_uint_eq(t->type, NB_TYPE_F16);
+    ck_assert_uint_eq(t->nbytes, 172 * 64 * 2);
+    nb_gguf_close(g);
+  }
+}
+END_TEST
+
+START_TEST(test_llamacpp_vocab) {
+  nb_gguf *g = NULL;
+  nb_err e;
+  ck_assert_msg(
+      nb_gguf_open(&g, nbt_shared("golden/ggml-vocab-llama-spm.gguf"), &e) ==
+          0,
+      "%s", e.msg);
+  ck_assert_int_eq(nb_gguf_n_tensors(g), 0);
+  ck_assert_int_eq(nb_gguf_n_kv(g), 22);
+  int64_t i = nb_gguf_find_key(g, "tokenizer.ggml.tokens");
+  ck_assert_uint_eq(nb_gguf_arr_len(g, i), 32000);
+  const void *d;
+  uint64_t n;
+  ck_assert_int_eq(nb_gguf_get_arr(g, "tokenizer.ggml.scores",
+                                   NB_GGUF_FLOAT32, &d, &n, &e),
+                   0);
+  ck_assert_uint_eq(n, 32000);
+  bool b;
+  ck_assert_int_eq(nb_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &b, &e),
+                   0);
+  ck_assert(b);
+  int64_t v;
+  ck_assert_int_eq(nb_gguf_get_int(g, "tokenizer.ggml.bos_token_id", &v, &e),
+                   0);
+  ck_assert_int_eq(v, 1);
+  nb_str s;
+  ck_assert_int_eq(
+      nb_gguf_get_arr_str(g, "tokenizer.ggml.tokens", 31999, &s, &e), 0);
+  ck_assert_uint_gt(s.len, 0);
+  ck_assert_int_eq(nb_gguf_get_arr_str(g, "tokenizer.ggml.tokens", 3, &s, &e),
+                   0);
+  ck_assert(s.len == 6 && !memcmp(s.data, "<0x00>", 6));
+  nb_gguf_close(g);
+}
+END_TEST
+
+START_TEST(test_open_errors) {
+  nb_gguf *g = NULL;
+  nb_err e;
+  const char *missing = nbt_tmp("does-not-exist.gguf");
+  ck_assert_int_eq(nb_gguf_open(&g, missing, &e), NB_ENOENT);
+  ck_assert_ptr_nonnull(strstr(e.msg, missing));
+  ck_assert_ptr_null(g);
+  const char *dir = nbt_tmp("adir");
+  mkdir(dir, 0700);
+  ck_assert_int_eq(nb_gguf_open(&g, dir, &e), NB_EIO);
+  const char *empty = nbt_tmp("empty.gguf");
+  FILE *f = fopen(empty, "wb");
+  ck_assert_ptr_nonnull(f);
+  fclose(f);
+  ck_assert_int_eq(nb_gguf_open(&g, empty, &e), NB_ETRUNC);
+  ck_assert_int_eq(nb_gguf_open_memory(&g, "", 0, &e), NB_ETRUNC);
+  /* A corrupt file on disk: the message carries the path. */
+  const char *bad = nbt_tmp("bad.gguf");
+  f = fopen(bad, "wb");
+  fwrite("GGUF\x01\0\0\0", 1, 8, f);
+  fclose(f);
+  ck_assert_int_eq(nb_gguf_open(&g, bad, &e), NB_EVERSION);
+  ck_assert_ptr_nonnull(strstr(e.msg, bad));
+  ck_assert_ptr_null(g);
+}
+END_TEST
+
+/* ---------------------------------------------------------- valid control */
+
+START_TEST(test_valid_small) {
+  spec s;
+  spec_default(&s);
+  bb b;
+  build(&s, &b);
+  nb_gguf *g = NULL;
+  nb_err e;
+  ck_assert_msg(nb_gguf_open_memory(&g, b.p, b.n, &e) == 0, "%s", e.msg);
+  ck_assert_int_eq(nb_gguf_n_kv(g), N_BASE_KV);
+  ck_assert_int_eq(nb_gguf_n_tensors(g), 2);
+  int64_t v;
+  ck_assert_int_eq(nb_gguf_get_int(g, "test.u32", &v, &e), 0);
+  ck_assert_int_eq(v, 7);
+  nb_str str;
+  ck_assert_int_eq(nb_gguf_get_arr_str(g, "tokenizer.ggml.tokens", 1, &str, &e),
+                   0);
+  ck_assert(str.len == 2 && !memcmp(str.data, "bc", 2));
+  ck_assert_int_eq(nb_gguf_get_arr_str(g, "tokenizer.ggml.tokens", 2, &str, &e),
+                   0);
+  ck_assert_uint_eq(str.len, 0);
+  int64_t ni = nb_gguf_find_key(g, "test.nested");
+  ck_assert_int_eq(nb_gguf_kv_type(g, ni), NB_GGUF_ARRAY);
+  ck_assert_int_eq(nb_gguf_arr_type(g, ni), NB_GGUF_ARRAY);
+  ck_assert_uint_eq(nb_gguf_arr_len(g, ni), 2);
+  const void *d;
+  uint64_t n;
+  ck_assert_int_eq(
+      nb_gguf_get_arr(g, "test.nested", NB_GGUF_UINT8, &d, &n, &e), NB_ETYPE);
+  ck_assert_int_eq(nb_gguf_get_arr(g, "tokenizer.ggml.tokens",
+                                   NB_GGUF_STRING, &d, &n, &e),
+                   NB_EINVAL);
+  const nb_tensor_info *t = nb_gguf_tensor(g, nb_gguf_find_tensor(g, "b"));
+  ck_assert_uint_eq(t->nbytes, 34);
+  ck_assert_uint_eq(t->offset, 32);
+  ck_assert_ptr_eq(t->data, b.p + nb_gguf_data_offset(g) + 32);
+  nb_gguf_close(g);
+  /* v2 has the same layout. */
+  s.version = 2;
+  EXPECT(&s, 0);
+  bb_free(&b);
+}
+END_TEST
+
+/* ---------------------------------------------------------- corrupt files */
+
+START_TEST(test_bad_header) {
+  spec s;
+  spec_default(&s);
+  memcpy(s.magic, "GGML", 4);
+  EXPECT(&s, NB_EMAGIC);
+  spec_default(&s);
+  s.version = 0;
+  EXPECT(&s, NB_EVERSION);
+  s.version = 1;
+  EXPECT(&s, NB_EVERSION);
+  s.version = 4;
+  EXPECT(&s, NB_EVERSION);
+  s.version = 0x03000000; /* big-endian v3 */
+  EXPECT(&s, NB_EVERSION);
+  spec_default(&s);
+  s.n_kv_field = (int64_t)1 << 62;
+  EXPECT(&s, NB_ETOOBIG);
+  spec_default(&s);
+  s.n_kv_field = INT64_MAX;
+  EXPECT(&s, NB_ETOOBIG);
+  spec_default(&s);
+  s.n_t_field = (int64_t)1 << 60;
+  EXPECT(&s, NB_ETOOBIG);
+  /* More tensors announced than the file holds: the next info is cut. */
+  spec_default(&s);
+  s.n_t_field = 5;
+  s.data_len = 0;
+  s.t[1].offset = 0;
+  s.n_t = 1;
+  s.t[0].ne[0] = 1;
+  s.t[0].ne[1] = 1;
+  s.align = 1;
+  {
+    nb_err e;
+    int rc = open_spec(&s, &e);
+    ck_assert_msg(rc == NB_ETRUNC || rc == NB_ETOOBIG, "%s", e.msg);
+  }
+}
+END_TEST
+
+/* Adds one raw kv to the spec (the caller fills x->b, then calls this). */
+static void with_kv(spec *s, extra *x) {
+  s->extra_kv = x->b.p;
+  s->extra_len = x->b.n;
+  s->n_extra = x->n;
+}
+
+START_TEST(test_bad_strings) {
+  spec s;
+  extra x;
+  /* key length 2^63 */
+  spec_default(&s);
+  memset(&x, 0, sizeof x);
+  bb_u64(&x.b, (uint64_t)1 << 63);
+  x.n = 1;
+  with_kv(&s, &x);
+  EXPECT(&s, NB_ETOOBIG);
+  bb_free(&x.b);
+  /* string value length 2^64 - 1 */
+  spec_default(&s);
+  memset(&x, 0, sizeof x);
+  bb_str(&x.b, "k");
+  bb_u32(&x.b, NB_GGUF_STRING);
+  bb_u64(&x.b, UINT64_MAX);
+  x.n = 1;
+  with_kv(&s, &x);
+  EXPECT(&s, NB_ETOOBIG);
+  bb_free(&x.b);
+  /* string value length 2^63 */
+  spec_default(&s);
+  memset(&x, 0, sizeof x);
+  bb_str(&x.b, "k");
+  bb_u32(&x.b, NB_GGUF_STRING);
+  bb_u64(&x.b, (uint64_t)1 << 63);
+  x.n = 1;
+  with_kv(&s, &x);
+  EXPECT(&s, NB_ETOOBIG);
+  bb_free(&x.b);
+  /* string that fits the file size but runs past its end */
+  spec_default(&s);
+  s.n_t = 0;
+  memset(&x, 0, sizeof x);
+  bb_str(&x.b, "k");
+  bb_u32(&x.b, NB_GGUF_STRING);
+  bb_u64(&x.b, 40);
+  bb_put(&x.b, "short", 5);
+  x.n = 1;
+  with_kv(&s, &x);
+  s.align = 1;
+  EXPECT(&s, NB_ETRUNC);
+  bb_free(&x.b);
+  /* key length 0 */
+  spec_default(&s);
+  memset(&x, 0, sizeof x);
+  bb_u64(&x.b, 0);
+  bb_u32(&x.b, NB_GGUF_UINT8);
+  bb_u8(&x.b, 0);
+  x.n = 1;
+  with_kv(&s, &x);
+  EXPECT(&s, NB_EFORMAT);
+  bb_free(&x.b);
+  /* tensor name length 0 */
+  spec_default(&s);
+  s.t[0].name = "";
+  EXPECT(&s, NB_EFORMAT);
+}
+END_TEST
+
+START_TEST(test_bad_values) {
+  spec s;
+  extra x;
+  const uint32_t bad_types[] = {13, 255, 0xffffffffu};
+  for (size_t i = 0; i < NB__ARRAY_LEN(bad_types); i++) {
+    spec_default(&s);
+    memset(&x, 0, sizeof x);
+    bb_str(&x.b, "k");
+    bb_u32(&x.b, bad_types[i]);
+    bb_u32(&x.b, 0);
+    x.n = 1;
+    with_kv(&s, &x);
+    EXPECT(&s, NB_EBADTYPE);
+    bb_free(&x.b);
+  }
+  /* array element type 13 */
+  spec_default(&s);
+  memset(&x, 0, sizeof x);
+  bb_str(&x.b, "k");
+  bb_u32(&x.b, NB_GGUF_ARRAY);
+  bb_u32(&x.b, 13);
+  bb_u64(&x.b, 1);
+  bb_u32(&x.b, 0);
+  x.n = 1;
+  with_kv(&s, &x);
+  EXPECT(&s, NB_EBADTYPE);
+  bb_free(&x.b);
+  /* bool value 2 */
+  spec_default(&s);
+  memset(&x, 0, sizeof x);
+  bb_str(&x.b, "k");
+  bb_u32(&x.b, NB_GGUF_BOOL);
+  bb_u8(&x.b, 2);
+  x.n = 1;
+  with_kv(&s, &x);
+  EXPECT(&s, NB_EFORMAT);
+  bb_free(&x.b);
+  /* bool array with an element 2 */
+  spec_default(&s);
+  memset(&x, 0, sizeof x);
+  bb_str(&x.b, "k");
+  bb_u32(&x.b, NB_GGUF_ARRAY);
+  bb_u32(&x.b, NB_GGUF_BOOL);
+  bb_u64(&x.b, 3);
+  bb_u8(&x.b, 1);
+  bb_u8(&x.b, 0);
+  bb_u8(&x.b, 2);
+  x.n = 1;
+  with_kv(&s, &x);
+  EXPECT(&s, NB_EFORMAT);
+  bb_free(&x.b);
+  /* array length huge (u32 elements) */
+  spec_default(&s);
+  memset(&x, 0, sizeof x);
+  bb_str(&x.b, "k");
+  bb_u32(&x.b, NB_GGUF_ARRAY);
+  bb_u32(&x.b, NB_GGUF_UINT32);
+  bb_u64(&x.b, (uint64_t)1 << 62); /* * 4 wraps to 0 without the check */
+  x.n = 1;
+  with_kv(&s, &x);
+  EXPECT(&s, NB_ETOOBIG);
+  bb_free(&x.b);
+  /* string array length huge: no offsets table may be allocated from it */
+  spec_default(&s);
+  memset(&x, 0, sizeof x);
+  bb_str(&x.b, "k");
+  bb_u32(&x.b, NB_GGUF_ARRAY);
+  bb_u32(&x.b, NB_GGUF_STRING);
+  bb_u64(&x.b, (uint64_t)1 << 61);
+  x.n = 1;
+  with_kv(&s, &x);
+  EXPECT(&s, NB_ETOOBIG);
+  bb_free(&x.b);
+  /* nested array length huge */
+  spec_default(&s);
+  memset(&x, 0, sizeof x);
+  bb_str(&x.b, "k");
+  bb_u32(&x.b, NB_GGUF_ARRAY);
+  bb_u32(&x.b, NB_GGUF_ARRAY);
+  bb_u64(&x.b, UINT64_MAX / 12 + 1);
+  x.n = 1;
+  with_kv(&s, &x);
+  EXPECT(&s, NB_ETOOBIG);
+  bb_free(&x.b);
+  /* nesting depth bomb: 1000 levels of one-element arrays */
+  spec_default(&s);
+  memset(&x, 0, sizeof x);
+  bb_str(&x.b, "k");
+  bb_u32(&x.b, NB_GGUF_ARRAY);
+  for (int i = 0; i < 1000; i++) {
+    bb_u32(&x.b, NB_GGUF_ARRAY);
+    bb_u64(&x.b, 1);
+  }
+  bb_u32(&x.b, NB_GGUF_UINT8);
+  bb_u64(&x.b, 0);
+  x.n = 1;
+  with_kv(&s, &x);
+  EXPECT(&s, NB_EFORMAT);
+  bb_free(&x.b);
+  /* nesting at the limit is fine: 8 levels */
+  spec_default(&s);
+  memset(&x, 0, sizeof x);
+  bb_str(&x.b, "k");
+  bb_u32(&x.b, NB_GGUF_ARRAY);
+  for (int i = 0; i < 7; i++) {
+    bb_u32(&x.b, NB_GGUF_ARRAY);
+    bb_u64(&x.b, 1);
+  }
+  bb_u32(&x.b, NB_GGUF_UINT8);
+  bb_u64(&x.b, 1);
+  bb_u8(&x.b, 9);
+  x.n = 1;
+  with_kv(&s, &x);
+  EXPECT(&s, 0);
+  bb_free(&x.b);
+  /* duplicate key */
+  spec_default(&s);
+  memset(&x, 0, sizeof x);
+  bb_str(&x.b, "test.u32");
+  bb_u32(&x.b, NB_GGUF_UINT32);
+  bb_u32(&x.b, 8);
+  x.n = 1;
+  with_kv(&s, &x);
+  EXPECT(&s, NB_EDUP);
+  bb_free(&x.b);
+}
+END_TEST
+
+/* general.alignment: value and type. */
+static int with_alignment(uint32_t vtype, uint64_t value, uint64_t pad,
+                          nb_err *e) {
+  spec s;
+  extra x;
+  spec_default(&s);
+  memset(&x, 0, sizeof x);
+  bb_str(&x.b, "general.alignment");
+  bb_u32(&x.b, vtype);
+  if (vtype == NB_GGUF_STRING) bb_str(&x.b, "32");
+  else if (vtype == NB_GGUF_FLOAT32) bb_f32(&x.b, 32.0f);
+  else if (vtype == NB_GGUF_UINT64) bb_u64(&x.b, value);
+  else bb_u32(&x.b, (uint32_t)value);
+  x.n = 1;
+  with_kv(&s, &x);
+  s.align = pad;
+  s.t[1].offset = NB__MAX(pad, 32);
+  int rc = open_spec(&s, e);
+  bb_free(&x.b);
+  return rc;
+}
+
+START_TEST(test_bad_alignment) {
+  nb_err e;
+  ck_assert_int_eq(with_alignment(NB_GGUF_UINT32, 0, 32, &e), NB_EALIGN);
+  ck_assert_int_eq(with_alignment(NB_GGUF_UINT32, 3, 32, &e), NB_EALIGN);
+  ck_assert_int_eq(with_alignment(NB_GGUF_UINT64, (uint64_t)1 << 40, 32, &e),
+                   NB_EALIGN);
+  ck_assert_int_eq(with_alignment(NB_GGUF_UINT32, 1u << 21, 32, &e),
+                   NB_EALIGN);
+  ck_assert_int_eq(with_alignment(NB_GGUF_INT32, 0xffffffe0u, 32, &e),
+                   NB_EALIGN); /* -32 */
+  ck_assert_int_eq(with_alignment(NB_GGUF_STRING, 0, 32, &e), NB_ETYPE);
+  ck_assert_int_eq(with_alignment(NB_GGUF_FLOAT32, 0, 32, &e), NB_ETYPE);
+  /* Valid: 64 (offsets 0 and 64), and 16 with tensor b at 32. */
+  ck_assert_msg(with_alignment(NB_GGUF_UINT32, 64, 64, &e) == 0, "%s", e.msg);
+  ck_assert_msg(with_alignment(NB_GGUF_UINT32, 16, 16, &e) == 0, "%s", e.msg);
+  /* Tensor offset 32 is misaligned for 64. */
+  spec s;
+  extra x;
+  spec_default(&s);
+  memset(&x, 0, sizeof x);
+  bb_str(&x.b, "general.alignment");
+  bb_u32(&x.b, NB_GGUF_UINT32);
+  bb_u32(&x.b, 64);
+  x.n = 1;
+  with_kv(&s, &x);
+  s.align = 64;
+  EXPECT(&s, NB_EALIGN);
+  bb_free(&x.b);
+}
+END_TEST
+
+START_TEST(test_bad_tensors) {
+  spec s;
+  nb_err e;
+  /* dims whose product wraps 2^64 */
+  spec_default(&s);
+  s.t[0] = (tspec){"a", 2, {(uint64_t)1 << 32, (uint64_t)1 << 32}, 0, 0};
+  EXPECT(&s, NB_EOVERFLOW);
+  spec_default(&s);
+  s.t[0] = (tspec){"a", 4, {(uint64_t)1 << 20, 1u << 20, 1u << 20, 1u << 20},
+                   0, 0};
+  EXPECT(&s, NB_EOVERFLOW);
+  /* element count fits, byte size (x4) does not */
+  spec_default(&s);
+  s.t[0] = (tspec){"a", 2, {(uint64_t)1 << 31, (uint64_t)1 << 31}, 0, 0};
+  EXPECT(&s, NB_EOVERFLOW);
+  /* n_dims 0 and 5 */
+  spec_default(&s);
+  s.t[0].n_dims = 0;
+  EXPECT(&s, NB_ESHAPE);
+  spec_default(&s);
+  s.t[0] = (tspec){"a", 5, {4, 2, 1, 1, 1}, 0, 0};
+  EXPECT(&s, NB_ESHAPE);
+  /* dim 0, negative dim, dim >= 2^62 */
+  spec_default(&s);
+  s.t[0].ne[1] = 0;
+  EXPECT(&s, NB_ESHAPE);
+  spec_default(&s);
+  s.t[0].ne[1] = (uint64_t)-2;
+  EXPECT(&s, NB_ESHAPE);
+  spec_default(&s);
+  s.t[0].ne[0] = (uint64_t)1 << 62;
+  s.t[0].n_dims = 1;
+  EXPECT(&s, NB_ETOOBIG);
+  /* unknown type id, and a ggml type nibble does not support (named) */
+  spec_default(&s);
+  s.t[0].type = 1000;
+  EXPECT(&s, NB_EBADTYPE);
+  spec_default(&s);
+  s.t[0].type = 12; /* q4_k */
+  ck_assert_int_eq(open_spec(&s, &e), NB_EBADTYPE);
+  ck_assert_ptr_nonnull(strstr(e.msg, "q4_k"));
+  ck_assert_ptr_nonnull(strstr(e.msg, "tensor a"));
+  /* row length not a multiple of the block */
+  spec_default(&s);
+  s.t[1].ne[0] = 16;
+  EXPECT(&s, NB_ESHAPE);
+  /* misaligned offset */
+  spec_default(&s);
+  s.t[1].offset = 48;
+  EXPECT(&s, NB_EALIGN);
+  /* offset past the end */
+  spec_default(&s);
+  s.t[1].offset = (uint64_t)1 << 40;
+  EXPECT(&s, NB_ERANGE);
+  spec_default(&s);
+  s.t[1].offset = UINT64_MAX - 31;
+  EXPECT(&s, NB_ERANGE);
+  /* data ends past end of file (nbytes exceeds the file) */
+  spec_default(&s);
+  s.data_len = 32 + 33;
+  ck_assert_int_eq(open_spec(&s, &e), NB_ERANGE);
+  ck_assert_msg(strstr(e.msg, "tensor b: data ends past end of file"), "%s",
+                e.msg);
+  spec_default(&s);
+  s.t[1].ne[0] = 32 * 1000;
+  s.data_len = 66;
+  EXPECT(&s, NB_ERANGE);
+  /* overlapping tensors */
+  spec_default(&s);
+  s.t[1].offset = 0;
+  EXPECT(&s, NB_EOVERLAP);
+  spec_default(&s);
+  s.t[0].ne[1] = 9; /* 144 bytes, runs into b at 32 */
+  s.data_len = 200;
+  EXPECT(&s, NB_EOVERLAP);
+  /* duplicate tensor name */
+  spec_default(&s);
+  s.t[1].name = "a";
+  EXPECT(&s, NB_EDUP);
+  /* data section (with tensors) starting past the end of the file */
+  spec_default(&s);
+  s.data_len = 0;
+  s.align = 1;
+  EXPECT(&s, NB_ETRUNC);
+  /* control: three tensors, q8_0 and f16 */
+  spec_default(&s);
+  s.n_t = 3;
+  s.t[2] = (tspec){"c", 3, {2, 3, 4}, NB_TYPE_F16, 96};
+  EXPECT(&s, 0);
+}
+END_TEST
+
+/* Element-type mismatch: scores stored as UINT8. */
+START_TEST(test_scores_as_uint8) {
+  spec s;
+  extra x;
+  spec_default(&s);
+  s.no_base_kv = true;
+  memset(&x, 0, sizeof x);
+  bb_str(&x.b, "tokenizer.ggml.scores");
+  bb_u32(&x.b, NB_GGUF_ARRAY);
+  bb_u32(&x.b, NB_GGUF_UINT8);
+  bb_u64(&x.b, 4);
+  bb_u32(&x.b, 0x3f800000u);
+  x.n = 1;
+  with_kv(&s, &x);
+  bb b;
+  build(&s, &b);
+  nb_gguf *g = NULL;
+  nb_err e;
+  ck_assert_int_eq(nb_gguf_open_memory(&g, b.p, b.n, &e), 0);
+  const void *d;
+  uint64_t n;
+  ck_assert_int_eq(nb_gguf_get_arr(g, "tokenizer.ggml.scores",
+                                   NB_GGUF_FLOAT32, &d, &n, &e),
+                   NB_ETYPE);
+  ck_assert_ptr_nonnull(strstr(e.msg, "uint8"));
+  ck_assert_int_eq(nb_gguf_get_arr(g, "tokenizer.ggml.scores", NB_GGUF_UINT8,
+                                   &d, &n, &e),
+                   0);
+  ck_assert_uint_eq(n, 4);
+  nb_gguf_close(g);
+  bb_free(&b);
+  bb_free(&x.b);
+}
+END_TEST
+
+/* Every prefix of a valid file fails cleanly with a specific code. */
+START_TEST(test_truncated_every_prefix) {
+  spec s;
+  spec_default(&s);
+  bb b;
+  build(&s, &b);
+  int n_trunc = 0;
+  for (size_t len = 0; len < b.n; len++) {
+    uint8_t *copy = nb_malloc(len ? len : 1);
+    memcpy(copy, b.p, len);
+    nb_gguf *g = NULL;
+    nb_err e;
+    int rc = nb_gguf_open_memory(&g, copy, len, &e);
+    ck_assert_msg(rc == NB_ETRUNC || rc == NB_ETOOBIG || rc == NB_ERANGE,
+                  "prefix %zu: %s (%s)", len, nb_errname(rc), e.msg);
+    ck_assert_ptr_null(g);
+    n_trunc += rc == NB_ETRUNC;
+    nb_free(copy);
+  }
+  ck_assert_int_gt(n_trunc, (int)b.n / 2);
+  bb_free(&b);
+}
+END_TEST
+
+/* xorshift64*, fixed seed: reproducible. */
+static uint64_t rnd(uint64_t *s) {
+  *s ^= *s >> 12;
+  *s ^= *s << 25;
+  *s ^= *s >> 27;
+  return *s * 2685821657736338717ULL;
+}
+
+START_TEST(test_random_mutations) {
+  spec s;
+  spec_default(&s);
+  bb b;
+  build(&s, &b);
+  uint64_t seed = 0x9e3779b97f4a7c15ULL;
+  int ok = 0, fail = 0;
+  for (int it = 0; it < 2000; it++) {
+    uint8_t *copy = nb_malloc(b.n);
+    memcpy(copy, b.p, b.n);
+    int muts = 1 + (int)(rnd(&seed) % 4);
+    for (int m = 0; m < muts; m++) {
+      size_t at = (size_t)(rnd(&seed) % b.n);
+      switch (rnd(&seed) % 4) {
+        case 0: copy[at] = (uint8_t)rnd(&seed); break;
+        case 1: copy[at] ^= (uint8_t)(1u << (rnd(&seed) % 8)); break;
+        case 2: copy[at] = 0xff; break;
+        default:
+          if (at + 8 <= b.n) {
+            uint64_t v = rnd(&seed) % 2 ? UINT64_MAX : (uint64_t)1 << (rnd(&seed) % 64);
+            memcpy(copy + at, &v, 8);
+          }
+      }
+    }
+    size_t len = rnd(&seed) % 8 == 0 ? (size_t)(rnd(&seed) % b.n) : b.n;
+    nb_gguf *g = NULL;
+    nb_err e;
+    int rc = nb_gguf_open_memory(&g, copy, len, &e);
+    if (rc == 0) {
+      ok++;
+      /* Touch everything the handle exposes. */
+      for (int64_t i = 0; i < nb_gguf_n_kv(g); i++) {
+        nb_str k = nb_gguf_key(g, i);
+        char key[512];
+        snprintf(key, sizeof key, "%.*s", (int)NB__MIN(k.len, 500), k.data);
+        if (nb_gguf_find_key(g, key) < 0 && strlen(key) == k.len)
+          ck_abort_msg("key %s not found", key);
+        int64_t v;
+        float f;
+        bool bo;
+        nb_str st;
+        const void *d;
+        uint64_t n;
+        nb_gguf_get_int(g, key, &v, &e);
+        nb_gguf_get_f32(g, key, &f, &e);
+        nb_gguf_get_bool(g, key, &bo, &e);
+        if (nb_gguf_get_str(g, key, &st, &e) == 0 && st.len)
+          (void)(volatile char)st.data[st.len - 1];
+        if (nb_gguf_get_arr(g, key, NB_GGUF_UINT8, &d, &n, &e) == 0 && n)
+          (void)(volatile uint8_t)((const uint8_t *)d)[n - 1];
+        if (nb_gguf_arr_type(g, i) == NB_GGUF_STRING)
+          for (uint64_t j = 0; j < nb_gguf_arr_len(g, i); j++)
+            if (nb_gguf_get_arr_str(g, key, j, &st, &e) == 0 && st.len)
+              (void)(volatile char)st.data[st.len - 1];
+      }
+      for (int64_t i = 0; i < nb_gguf_n_tensors(g); i++) {
+        const nb_tensor_info *t = nb_gguf_tensor(g, i);
+        ck_assert_uint_le(t->offset + t->nbytes + nb_gguf_data_offset(g),
+                          len);
+        (void)(volatile uint8_t)((const uint8_t *)t->data)[t->nbytes - 1];
+      }
+      nb_gguf_close(g);
+    } else {
+      fail++;
+      ck_assert_ptr_null(g);
+      ck_assert_int_eq(e.code, rc);
+      ck_assert_str_ne(nb_errname(rc), "NB_E?");
+    }
+    nb_free(copy);
+  }
+  ck_assert_int_gt(ok, 0);
+  ck_assert_int_gt(fail, 0);
+  bb_free(&b);
+}
+END_TEST
+
+Suite *gguf_suite(void);
+Suite *gguf_suite(void) {
+  Suite *s = suite_create("gguf");
+  TCase *tc = tcase_create("read");
+  tcase_add_test(tc, test_llamacpp_f32);
+  tcase_add_test(tc, test_llamacpp_quant);
+  tcase_add_test(tc, test_llamacpp_vocab);
+  tcase_add_test(tc, test_open_errors);
+  tcase_add_test(tc, test_valid_small);
+  tcase_add_test(tc, test_bad_header);
+  tcase_add_test(tc, test_bad_strings);
+  tcase_add_test(tc, test_bad_values);
+  tcase_add_test(tc, test_bad_alignment);
+  tcase_add_test(tc, test_bad_tensors);
+  tcase_add_test(tc, test_scores_as_uint8);
+  tcase_add_test(tc, test_truncated_every_prefix);
+  tcase_add_test(tc, test_random_mutations);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) { return nbt_run_suite(gguf_suite()); }

@@ -1,8 +1,257 @@
-/* cmd_run.c: placeholder until the run command lands (owned by its module). */
+/*
+ * cmd_run.c: `nibble run`: one prompt (-p TEXT, or -f FILE whose whole
+ * content is the prompt), text streamed to stdout as tokens arrive, stats
+ * on stderr. stdout is the prompt as printed (run.c's convention: BOS
+ * prints nothing, the first piece after it loses its leading space), then
+ * the generated text, then "\n": byte-identical to llama2.c's run.c for the
+ * same model, prompt and greedy decoding.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
 #include "cli.h"
+#include "gen.h"
+
+static const char usage_text[] =
+    "usage: nibble run [options] (-p TEXT | -f FILE)\n"
+    "  -m FILE              model (GGUF); default models/stories260K.gguf\n"
+    "  -p TEXT              prompt\n"
+    "  -f FILE              read the prompt from FILE (its whole content)\n"
+    "  -n N                 tokens to generate (default 256; stops earlier at\n"
+    "                       EOS/BOS or when the context is full)\n"
+    "  -c N                 context size (default: the model's)\n"
+    "  -s, --seed N         random seed (default: from the clock)\n"
+    "  --temp T             temperature (0: greedy; default 0.8)\n"
+    "  --top-k K  --top-p P  --min-p P\n"
+    "  --repeat-penalty R  --repeat-last-n N\n"
+    "  -t N                 threads (default: physical cores)\n"
+    "  --act f16|f32|q8     activation precision (default f16)\n"
+    "  --kernels NAME       scalar|avx2|avx512|neon (default: best for this CPU)\n";
+
+static bool parse_i32(const char *s, long lo, long hi, int32_t *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) return false;
+  *out = (int32_t)v;
+  return true;
+}
+
+static bool parse_f32(const char *s, float lo, float hi, float *out) {
+  char *end;
+  errno = 0;
+  float v = strtof(s, &end);
+  if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+static bool parse_u64(const char *s, uint64_t *out) {
+  char *end;
+  errno = 0;
+  if (s[0] == '-') return false;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s || *end) return false;
+  *out = v;
+  return true;
+}
+
+typedef struct run_args {
+  const char *model, *prompt, *file;
+  int32_t n_predict;
+  nb_ctx_params cp;
+  nb_sampler_params sp;
+  bool seed_set;
+} run_args;
+
+/* 0 ok, 2 usage error (printed), 3 help printed. */
+static int parse_args(run_args *a, int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    const char *f = argv[i];
+    if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
+      fputs(usage_text, stdout);
+      return 3;
+    }
+    if (i + 1 >= argc) {
+      nb_cli_failf("run", "%s: unknown option or missing value", f);
+      return 2;
+    }
+    const char *v = argv[++i];
+    bool ok = true;
+    if (!strcmp(f, "-m") || !strcmp(f, "--model")) a->model = v;
+    else if (!strcmp(f, "-p") || !strcmp(f, "--prompt")) a->prompt = v;
+    else if (!strcmp(f, "-f") || !strcmp(f, "--file")) a->file = v;
+    else if (!strcmp(f, "-n") || !strcmp(f, "--n-predict")) ok = parse_i32(v, 1, 1 << 24, &a->n_predict);
+    else if (!strcmp(f, "-c") || !strcmp(f, "--ctx-size")) ok = parse_i32(v, 0, 1 << 24, &a->cp.n_ctx);
+    else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) ok = parse_i32(v, 0, 512, &a->cp.n_threads);
+    else if (!strcmp(f, "-s") || !strcmp(f, "--seed")) ok = a->seed_set = parse_u64(v, &a->sp.seed);
+    else if (!strcmp(f, "--temp")) ok = parse_f32(v, 0, 100, &a->sp.temp);
+    else if (!strcmp(f, "--top-k")) ok = parse_i32(v, 0, 1 << 30, &a->sp.top_k);
+    else if (!strcmp(f, "--top-p")) ok = parse_f32(v, 0, 1, &a->sp.top_p);
+    else if (!strcmp(f, "--min-p")) ok = parse_f32(v, 0, 1, &a->sp.min_p);
+    else if (!strcmp(f, "--repeat-penalty")) ok = parse_f32(v, 0, 100, &a->sp.repeat_penalty);
+    else if (!strcmp(f, "--repeat-last-n")) ok = parse_i32(v, 0, 1 << 24, &a->sp.repeat_last_n);
+    else if (!strcmp(f, "--act")) {
+      int act = nb_act_from_name(v);
+      ok = act >= 0;
+      if (ok) a->cp.act = act;
+    } else if (!strcmp(f, "--kernels")) a->cp.kernels = v;
+    else {
+      nb_cli_failf("run", "unknown option %s (see nibble run -h)", f);
+      return 2;
+    }
+    if (!ok) {
+      nb_cli_failf("run", "bad value for %s: '%s'", f, v);
+      return 2;
+    }
+  }
+  if ((a->prompt == NULL) == (a->file == NULL)) {
+    nb_cli_failf("run", "give exactly one of -p TEXT or -f FILE (see nibble run -h)");
+    return 2;
+  }
+  return 0;
+}
+
+/* Reads a whole file (OWNED result, NUL-terminated; *len excludes it). */
+static char *read_all(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) return NULL;
+  size_t cap = 4096, n = 0;
+  char *buf = nb_malloc(cap);
+  for (;;) {
+    if (buf == NULL) break;
+    size_t got = fread(buf + n, 1, cap - n - 1, f);
+    n += got;
+    if (got == 0) break;
+    if (cap - n - 1 == 0) {
+      char *nbuf = nb_realloc(buf, cap * 2);
+      if (nbuf == NULL) {
+        nb_free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = nbuf;
+      cap *= 2;
+    }
+  }
+  bool bad = ferror(f);
+  fclose(f);
+  if (buf == NULL || bad) {
+    nb_free(buf);
+    return NULL;
+  }
+  buf[n] = '\0';
+  *len = n;
+  return buf;
+}
+
+static void write_out(void *ud, const char *s, size_t n) {
+  (void)ud;
+  fwrite(s, 1, n, stdout);
+  fflush(stdout);
+}
 
 int nb_cli_run(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  return nb_cli_failf("run", "not built yet");
+  run_args a;
+  memset(&a, 0, sizeof a);
+  a.model = "models/stories260K.gguf";
+  a.n_predict = 256;
+  nb_ctx_params_default(&a.cp);
+  nb_sampler_params_default(&a.sp);
+  int prc = parse_args(&a, argc, argv);
+  if (prc == 3) return 0;
+  if (prc != 0) return 2;
+  if (!a.seed_set) a.sp.seed = (uint64_t)time(NULL);
+
+  int ret = 1, rc;
+  nb_err e = {0};
+  char *file_text = NULL;
+  nb_model *m = NULL;
+  nb_tokenizer *tok = NULL;
+  nb_ctx *c = NULL;
+  nb_sampler *smp = NULL;
+  nb_detok *dt = NULL;
+  int32_t *ids = NULL, n_ids = 0;
+
+  const char *text = a.prompt;
+  size_t text_len = text ? strlen(text) : 0;
+  if (a.file != NULL) {
+    file_text = read_all(a.file, &text_len);
+    if (file_text == NULL) {
+      nb_cli_failf("run", "cannot read prompt file %s: %s", a.file, strerror(errno));
+      goto done;
+    }
+    text = file_text;
+  }
+  if (text_len == 0) {
+    nb_cli_failf("run", "the prompt is empty");
+    goto done;
+  }
+  if ((rc = nb_model_load(&m, a.model, &e)) < 0 ||
+      (rc = nb_tokenizer_from_gguf(&tok, nb_model_gguf(m), &e)) < 0) {
+    nb_cli_fail("run", &e);
+    goto done;
+  }
+  if ((rc = nb_tokenize(tok, text, text_len, nb_tokenizer_add_bos(tok), &ids, &n_ids, &e)) < 0) {
+    if (rc == NB_EUTF8)
+      nb_cli_failf("run", "the prompt is not valid UTF-8 (%s)", e.msg);
+    else
+      nb_cli_fail("run", &e);
+    goto done;
+  }
+  if ((rc = nb_ctx_new(&c, m, &a.cp, &e)) < 0) {
+    nb_cli_fail("run", &e);
+    goto done;
+  }
+  if (n_ids > nb_ctx_n_ctx(c)) {
+    nb_cli_failf("run", "the prompt is %d tokens but the context holds %d (use -c)",
+                 n_ids, nb_ctx_n_ctx(c));
+    goto done;
+  }
+  if ((rc = nb_sampler_new(&smp, &a.sp, nb_model_hparams(m)->n_vocab, &e)) < 0 ||
+      (rc = nb_detok_new(&dt, tok, &e)) < 0) {
+    nb_cli_fail("run", &e);
+    goto done;
+  }
+  /* echo the prompt as run.c prints it */
+  for (int32_t i = 0; i < n_ids; i++) {
+    nb_str s;
+    if ((rc = nb_detok_push(dt, ids[i], &s, &e)) < 0) {
+      nb_cli_fail("run", &e);
+      goto done;
+    }
+    write_out(NULL, s.data, s.len);
+  }
+  nb_gen g;
+  nb_gen_init(&g, c, smp, tok, dt);
+  g.n_predict = a.n_predict;
+  g.on_text = write_out;
+  nb_gen_stats st;
+  if ((rc = nb_gen_run(&g, ids, n_ids, &st, &e)) < 0) {
+    fputc('\n', stdout);
+    nb_cli_fail("run", &e);
+    goto done;
+  }
+  fputc('\n', stdout);
+  fflush(stdout);
+  fprintf(stderr,
+          "\nprompt: %d tokens, %.1f tok/s | generated: %d tokens, %.1f tok/s | "
+          "stop: %s | act %s, kernels %s, %d ctx\n",
+          st.n_prompt, st.t_prompt > 0 ? st.n_prompt / st.t_prompt : 0.0, st.n_gen,
+          st.t_gen > 0 ? st.n_gen / st.t_gen : 0.0, nb_gen_stop_name(st.stop),
+          nb_act_name(a.cp.act), nb_ctx_kernels(c), nb_ctx_n_ctx(c));
+  ret = 0;
+done:
+  nb_free(ids);
+  nb_detok_free(dt);
+  nb_sampler_free(smp);
+  nb_ctx_free(c);
+  nb_tokenizer_free(tok);
+  nb_model_free(m);
+  nb_free(file_text);
+  return ret;
 }

@@ -16,8 +16,9 @@
  * Metadata: every key is copied verbatim, in order, except
  * general.file_type (set to llama.cpp's LLAMA_FTYPE for the target) and
  * general.quantization_version (set to 2), which are appended when absent.
- * general.alignment is copied with the rest, so the output keeps the
- * input's alignment.
+ * general.alignment is kept (as a uint32), so the output keeps the input's
+ * alignment; a file without the key gets the default (32), as the input
+ * had.
  *
  * The report numbers are measured, not estimated: every quantized row is
  * dequantized again and compared with the input row (as float).
@@ -164,6 +165,11 @@ int nb_quantize_file(const char *in_path, const char *out_path,
       if (str_is(key, "general.file_type")) {
         have_ftype = true;
         rc = nb_gguf_writer_set_u32(w, "general.file_type", ftype, err);
+      } else if (str_is(key, "general.alignment")) {
+        /* the reader accepts any integer type here; GGUF (and llama.cpp)
+         * want a uint32, so keep the value and normalise the type */
+        rc = nb_gguf_writer_set_u32(w, "general.alignment",
+                                    (uint32_t)nb_gguf_alignment(g), err);
       } else if (str_is(key, "general.quantization_version")) {
         have_qv = true;
         rc = nb_gguf_writer_set_u32(w, "general.quantization_version", 2, err);

@@ -1,0 +1,458 @@
+/*
+ * test_kernels.c: every SIMD kernel table this machine can run (avx2,
+ * avx512 on x86-64; neon on aarch64, under qemu-user in the cross build)
+ * against the scalar oracle: every (weight type, input format) gemm entry on
+ * random and edge data with tails, the f16 conversions and quantize_q8
+ * bit-exact, the determinism contract (any split of rows/tokens gives
+ * bit-identical results), and forcing an unavailable set.
+ *
+ * Tolerance for gemm: the SIMD kernels only change the float summation order
+ * (lanes, per-block partials, fused multiply-adds), so both results lie
+ * within the classic bound gamma_n * sum_i |w_i x_i| of the exact value, with
+ * n = k + 2 roundings per term chain; we allow the sum of both bounds:
+ *   |y_simd - y_scalar| <= 2 * (k + 8) * 2^-24 * sum_i |w_i x_i| + 1e-30.
+ * A wrong block, lane, nibble, scale or tail gives an error of the order of
+ * a whole term and fails it.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kernels.h"
+#include "nb_internal.h"
+#include "testutil.h"
+
+static const char *const all_sets[] = {"avx2", "avx512", "neon"};
+
+/* ---------------------------------------------------------- random data */
+
+static uint64_t rng_state;
+static uint32_t rnd(void) {
+  rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+  return (uint32_t)(rng_state >> 33);
+}
+static float rnd_unit(void) { /* [-1, 1) */
+  return (float)((double)rnd() / 2147483648.0 - 1.0);
+}
+
+/* Data modes for one gemm case. */
+enum { D_RANDOM, D_ZERO, D_MAX };
+
+/* Fills `n` weight rows of k elements of `type`. D_MAX: scales and values at
+ * the top of the range (f16 near +-65504, q8 at +-127, q4 nibbles 0/15). */
+static void fill_weights(uint32_t type, int64_t k, int64_t rows, size_t ldw,
+                         uint8_t *w, int mode) {
+  for (int64_t r = 0; r < rows; r++) {
+    uint8_t *row = w + r * ldw;
+    if (type == NB_TYPE_F16) {
+      for (int64_t i = 0; i < k; i++) {
+        float v = mode == D_ZERO ? 0.0f
+                  : mode == D_MAX ? ((rnd() & 1) ? 65504.0f : -65504.0f) *
+                                        (1.0f - (float)(rnd() % 4) / 4096.0f)
+                                  : rnd_unit();
+        nb_f16 h = nb__f32_to_f16(v);
+        memcpy(row + 2 * i, &h, 2);
+      }
+      continue;
+    }
+    bool q4 = type == NB_TYPE_Q4_0;
+    size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
+    for (int64_t b = 0; b < k / 32; b++) {
+      uint8_t *blk = row + b * bs;
+      float d = mode == D_ZERO  ? 0.0f
+                : mode == D_MAX ? ((rnd() & 1) ? 65504.0f : -65504.0f)
+                                : rnd_unit() * 0.05f;
+      nb_f16 h = nb__f32_to_f16(d);
+      memcpy(blk, &h, 2);
+      for (int j = 0; j < (q4 ? 16 : 32); j++) {
+        uint8_t v;
+        if (q4)
+          v = mode == D_ZERO  ? 0x88
+              : mode == D_MAX ? (uint8_t)((rnd() & 1 ? 0x0f : 0x00) |
+                                          (rnd() & 1 ? 0xf0 : 0x00))
+                              : (uint8_t)rnd();
+        else /* Q8_0 quants are in [-127, 127] (see avx2.c) */
+          v = mode == D_ZERO  ? 0
+              : mode == D_MAX ? (uint8_t)(rnd() & 1 ? 127 : -127)
+                              : (uint8_t)(int8_t)((int)(rnd() % 255) - 127);
+        blk[2 + j] = v;
+      }
+    }
+  }
+}
+
+/* Fills nt activation rows in format f. D_MAX: f16 values near the f16
+ * maximum, q8 values at -128 / 127 with scales near 65504. */
+static void fill_inputs(nb__xfmt f, int64_t k, int64_t nt, size_t ldx,
+                        uint8_t *x, int mode) {
+  for (int64_t t = 0; t < nt; t++) {
+    uint8_t *row = x + t * ldx;
+    if (f == NB__X_Q8) {
+      for (int64_t b = 0; b < k / 32; b++) {
+        uint8_t *blk = row + b * sizeof(nb__block_q8_0);
+        float d = mode == D_ZERO  ? 0.0f
+                  : mode == D_MAX ? 65504.0f
+                                  : rnd_unit() * 0.02f;
+        nb_f16 h = nb__f32_to_f16(d);
+        memcpy(blk, &h, 2);
+        for (int j = 0; j < 32; j++)
+          blk[2 + j] = mode == D_ZERO  ? 0
+                       : mode == D_MAX ? (uint8_t)(rnd() & 1 ? 127 : -128)
+                                       : (uint8_t)rnd();
+      }
+      continue;
+    }
+    for (int64_t i = 0; i < k; i++) {
+      float v = mode == D_ZERO  ? 0.0f
+                : mode == D_MAX ? ((rnd() & 1) ? 65504.0f : -65504.0f) *
+                                      (1.0f - (float)(rnd() % 4) / 4096.0f)
+                                : rnd_unit() * 4.0f;
+      if (f == NB__X_F16) {
+        nb_f16 h = nb__f32_to_f16(v);
+        memcpy(row + 2 * i, &h, 2);
+      } else {
+        memcpy(row + 4 * i, &v, 4);
+      }
+    }
+  }
+}
+
+/* Element i of a weight row / input row as a double (for the |w x| bound). */
+static double w_at(uint32_t type, const uint8_t *row, int64_t i) {
+  nb_f16 h;
+  if (type == NB_TYPE_F16) {
+    memcpy(&h, row + 2 * i, 2);
+    return nb__f16_to_f32(h);
+  }
+  bool q4 = type == NB_TYPE_Q4_0;
+  const uint8_t *blk =
+      row + (i / 32) * (q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0));
+  memcpy(&h, blk, 2);
+  int j = (int)(i % 32);
+  int q = q4 ? (j < 16 ? (blk[2 + j] & 15) : (blk[2 + j - 16] >> 4)) - 8
+             : (int8_t)blk[2 + j];
+  return (double)q * nb__f16_to_f32(h);
+}
+static double x_at(nb__xfmt f, const uint8_t *row, int64_t i) {
+  if (f == NB__X_F32) {
+    float v;
+    memcpy(&v, row + 4 * i, 4);
+    return v;
+  }
+  nb_f16 h;
+  if (f == NB__X_F16) {
+    memcpy(&h, row + 2 * i, 2);
+    return nb__f16_to_f32(h);
+  }
+  const uint8_t *blk = row + (i / 32) * sizeof(nb__block_q8_0);
+  memcpy(&h, blk, 2);
+  return (double)(int8_t)blk[2 + i % 32] * nb__f16_to_f32(h);
+}
+
+/* ------------------------------------------------------------ gemm cases */
+
+typedef struct gcase {
+  const nb__kernels *ref, *simd;
+  uint32_t type;
+  nb__xfmt f;
+  int64_t k, rows, nt;
+  int mode;
+} gcase;
+
+static const char *xfmt_name(nb__xfmt f) {
+  return f == NB__X_F32 ? "f32" : f == NB__X_F16 ? "f16" : "q8";
+}
+
+/* Runs one case: scalar vs SIMD within the bound, then the SIMD table's
+ * split invariance (row pieces, one token at a time) bit for bit. */
+static void run_case(const gcase *c) {
+  const size_t ldw = nb_type_row_bytes(c->type, c->k);
+  const size_t ldx = nb__xfmt_row_bytes(c->f, c->k);
+  ck_assert(ldw > 0 && ldx > 0);
+  uint8_t *w = nb_malloc(ldw * (size_t)c->rows);              /* (rows, k) */
+  uint8_t *x = nb_malloc(ldx * (size_t)c->nt);                /* (nt, k) */
+  const int64_t ldy = c->rows + 3; /* padded, the pad must stay untouched */
+  float *y0 = nb_malloc(sizeof(float) * (size_t)(ldy * c->nt)); /* (nt, ldy) */
+  float *y1 = nb_malloc(sizeof(float) * (size_t)(ldy * c->nt));
+  float *y2 = nb_malloc(sizeof(float) * (size_t)(ldy * c->nt));
+  ck_assert(w && x && y0 && y1 && y2);
+  fill_weights(c->type, c->k, c->rows, ldw, w, c->mode);
+  fill_inputs(c->f, c->k, c->nt, ldx, x, c->mode);
+  for (int64_t i = 0; i < ldy * c->nt; i++) y0[i] = y1[i] = y2[i] = -7.0f;
+
+  nb__gemm_fn ref = c->ref->gemm[c->type][c->f];
+  nb__gemm_fn simd = c->simd->gemm[c->type][c->f];
+  ref(c->k, w, ldw, x, ldx, y0, ldy, 0, c->rows, c->nt);
+  simd(c->k, w, ldw, x, ldx, y1, ldy, 0, c->rows, c->nt);
+
+  const double tol = 2.0 * (double)(c->k + 8) * ldexp(1.0, -24);
+  for (int64_t t = 0; t < c->nt; t++) {
+    for (int64_t r = 0; r < c->rows; r++) {
+      double mag = 0.0;
+      for (int64_t i = 0; i < c->k; i++)
+        mag += fabs(w_at(c->type, w + r * ldw, i) * x_at(c->f, x + t * ldx, i));
+      double a = y0[t * ldy + r], b = y1[t * ldy + r];
+      ck_assert_msg(isfinite(b) && fabs(a - b) <= tol * mag + 1e-30,
+                    "%s %s x %s k=%ld rows=%ld nt=%ld mode=%d: y[%ld][%ld] "
+                    "scalar %.9g simd %.9g (|diff| %.3g > %.3g)",
+                    c->simd->name, nb_type_name(c->type), xfmt_name(c->f),
+                    (long)c->k, (long)c->rows, (long)c->nt, c->mode, (long)t,
+                    (long)r, a, b, fabs(a - b), tol * mag);
+      if (c->mode == D_ZERO) ck_assert(b == 0.0f);
+    }
+    for (int64_t r = c->rows; r < ldy; r++)
+      ck_assert_msg(y1[t * ldy + r] == -7.0f, "%s wrote past r1",
+                    c->simd->name);
+  }
+
+  /* Determinism: rows in two uneven pieces, tokens one at a time. */
+  int64_t cut = c->rows / 3 + 1 < c->rows ? c->rows / 3 + 1 : c->rows;
+  for (int64_t t = 0; t < c->nt; t++) {
+    simd(c->k, w, ldw, x + t * ldx, ldx, y2 + t * ldy, ldy, 0, cut, 1);
+    simd(c->k, w, ldw, x + t * ldx, ldx, y2 + t * ldy, ldy, cut, c->rows, 1);
+  }
+  ck_assert_msg(memcmp(y1, y2, sizeof(float) * (size_t)(ldy * c->nt)) == 0,
+                "%s %s x %s k=%ld rows=%ld nt=%ld: split result differs",
+                c->simd->name, nb_type_name(c->type), xfmt_name(c->f),
+                (long)c->k, (long)c->rows, (long)c->nt);
+  nb_free(w);
+  nb_free(x);
+  nb_free(y0);
+  nb_free(y1);
+  nb_free(y2);
+}
+
+/* The sets this machine runs; the test names them on stderr so a log shows
+ * exactly what was exercised. */
+static int runnable_sets(nb__kernels *sets, int max) {
+  int n = 0;
+  for (size_t i = 0; i < NB__ARRAY_LEN(all_sets) && n < max; i++) {
+    if (!nb_kernels_available(all_sets[i])) continue;
+    nb_err e;
+    ck_assert_int_eq(nb__kernels_init(&sets[n], all_sets[i], &e), NB_OK);
+    ck_assert_str_eq(sets[n].name, all_sets[i]);
+    n++;
+  }
+  return n;
+}
+
+static const uint32_t wtypes[] = {NB_TYPE_F16, NB_TYPE_Q8_0, NB_TYPE_Q4_0};
+
+START_TEST(test_gemm_vs_scalar) {
+  nb__kernels ref, sets[3];
+  nb_err e;
+  ck_assert_int_eq(nb__kernels_init(&ref, "scalar", &e), NB_OK);
+  int ns = runnable_sets(sets, 3);
+  fprintf(stderr, "test_kernels: cpu features [%s]; SIMD sets tested:",
+          nb_cpu_features());
+  for (int s = 0; s < ns; s++) fprintf(stderr, " %s", sets[s].name);
+  fprintf(stderr, "%s\n", ns ? "" : " none (this CPU runs only scalar)");
+  static const int64_t ks[] = {32, 64, 96, 4096 + 32};
+  static const int64_t rowss[] = {1, 5, 7, 13};
+  static const int64_t nts[] = {1, 2, 3, 5, 17};
+  long cases = 0;
+  rng_state = 42;
+  for (int s = 0; s < ns; s++) {
+    for (size_t wi = 0; wi < NB__ARRAY_LEN(wtypes); wi++) {
+      for (int f = 0; f < NB__X_COUNT; f++) {
+        if (!ref.gemm[wtypes[wi]][f]) continue;
+        ck_assert_msg(sets[s].gemm[wtypes[wi]][f] != NULL,
+                      "%s lacks an entry the scalar table has", sets[s].name);
+        for (size_t ki = 0; ki < NB__ARRAY_LEN(ks); ki++)
+          for (size_t ri = 0; ri < NB__ARRAY_LEN(rowss); ri++)
+            for (size_t ti = 0; ti < NB__ARRAY_LEN(nts); ti++) {
+              /* the long rows with every nt and rows would be slow under
+               * qemu; rows 5 and 13 cover the tile tails there */
+              if (ks[ki] > 1000 && (rowss[ri] == 1 || rowss[ri] == 7))
+                continue;
+              for (int mode = D_RANDOM; mode <= D_MAX; mode++) {
+                gcase c = {&ref, &sets[s], wtypes[wi], (nb__xfmt)f,
+                           ks[ki], rowss[ri], nts[ti], mode};
+                run_case(&c);
+                cases++;
+              }
+            }
+      }
+    }
+  }
+  fprintf(stderr, "test_kernels: %ld gemm cases compared\n", cases);
+}
+END_TEST
+
+/* F16 weights take any k: tails of 1..7 elements after the 8/16-lane part. */
+START_TEST(test_gemm_f16_odd_k) {
+  nb__kernels ref, sets[3];
+  nb_err e;
+  ck_assert_int_eq(nb__kernels_init(&ref, "scalar", &e), NB_OK);
+  int ns = runnable_sets(sets, 3);
+  static const int64_t ks[] = {1, 7, 9, 17, 33, 100, 1001};
+  rng_state = 7;
+  for (int s = 0; s < ns; s++)
+    for (size_t ki = 0; ki < NB__ARRAY_LEN(ks); ki++)
+      for (int f = NB__X_F32; f <= NB__X_F16; f++)
+        for (int64_t nt = 1; nt <= 5; nt += 2) {
+          gcase c = {&ref, &sets[s], NB_TYPE_F16, (nb__xfmt)f, ks[ki], 6, nt,
+                     D_RANDOM};
+          run_case(&c);
+        }
+}
+END_TEST
+
+START_TEST(test_conversions_bit_exact) {
+  nb__kernels ref, sets[3];
+  nb_err e;
+  ck_assert_int_eq(nb__kernels_init(&ref, "scalar", &e), NB_OK);
+  int ns = runnable_sets(sets, 3);
+  /* every half, then a length that leaves a tail */
+  const int64_t n = 65536 + 5;
+  nb_f16 *h = nb_malloc(sizeof(nb_f16) * n);
+  float *f0 = nb_malloc(sizeof(float) * n), *f1 = nb_malloc(sizeof(float) * n);
+  nb_f16 *h0 = nb_malloc(sizeof(nb_f16) * n), *h1 = nb_malloc(sizeof(nb_f16) * n);
+  ck_assert(h && f0 && f1 && h0 && h1);
+  for (int64_t i = 0; i < n; i++) h[i] = (nb_f16)(i * 40503u);
+  ref.f16_to_f32(h, f0, n);
+  /* floats: random bit patterns over every exponent, plus the specials and
+   * rounding ties around the f16 range */
+  float *src = nb_malloc(sizeof(float) * n);
+  ck_assert(src);
+  rng_state = 3;
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t u;
+    switch (i % 4) {
+      case 0: u = rnd() ^ (rnd() << 16); break;            /* anything */
+      case 1: u = (rnd() & 0x807fffffu) | ((100u + rnd() % 50u) << 23); break;
+      case 2: u = (nb__f32_bits(f0[i]) & ~0x1fffu) | 0x1000u; break; /* tie */
+      default: u = nb__f32_bits(f0[i]) + (rnd() % 3) - 1u; break;
+    }
+    src[i] = nb__bits_f32(u);
+  }
+  static const float specials[] = {0.0f, -0.0f, 65504.0f, 65519.99f, 65520.0f,
+                                   -65520.0f, 1e-8f, 2.98023223876953125e-8f,
+                                   6.1035156e-5f, 6.0975552e-5f, INFINITY,
+                                   -INFINITY, NAN, 1e30f, -1e-30f};
+  for (size_t i = 0; i < NB__ARRAY_LEN(specials); i++) src[i] = specials[i];
+  ref.f32_to_f16(src, h0, n);
+  for (int s = 0; s < ns; s++) {
+    sets[s].f16_to_f32(h, f1, n);
+    ck_assert_msg(memcmp(f0, f1, sizeof(float) * n) == 0,
+                  "%s f16_to_f32 differs from scalar", sets[s].name);
+    for (int64_t len = n; len >= n - 9; len -= 3) {
+      memset(h1, 0xab, sizeof(nb_f16) * n);
+      sets[s].f32_to_f16(src, h1, len);
+      ck_assert_msg(memcmp(h0, h1, sizeof(nb_f16) * len) == 0,
+                    "%s f32_to_f16 differs from scalar (n=%ld)", sets[s].name,
+                    (long)len);
+      if (len < n) ck_assert_uint_eq(h1[len], 0xabab);
+    }
+  }
+  nb_free(h);
+  nb_free(f0);
+  nb_free(f1);
+  nb_free(h0);
+  nb_free(h1);
+  nb_free(src);
+}
+END_TEST
+
+START_TEST(test_quantize_q8_byte_exact) {
+  nb__kernels ref, sets[3];
+  nb_err e;
+  ck_assert_int_eq(nb__kernels_init(&ref, "scalar", &e), NB_OK);
+  int ns = runnable_sets(sets, 3);
+  const int64_t nblk = 64, n = nblk * 32;
+  float *x = nb_malloc(sizeof(float) * n);
+  const size_t qb = nb__xfmt_row_bytes(NB__X_Q8, n);
+  uint8_t *q0 = nb_malloc(qb), *q1 = nb_malloc(qb);
+  ck_assert(x && q0 && q1);
+  rng_state = 11;
+  for (int64_t b = 0; b < nblk; b++) {
+    float *v = x + b * 32;
+    for (int j = 0; j < 32; j++) {
+      switch (b % 6) {
+        case 0: v[j] = rnd_unit() * 3.0f; break;
+        case 1: v[j] = 0.0f; break; /* zero block: d = 0, id = 0 */
+        case 2: /* exact halves: amax 127 gives id 1, x*id = j + 0.5 */
+          v[j] = j == 0 ? -127.0f : (float)((int)(rnd() % 253) - 126) + 0.5f;
+          break;
+        case 3: v[j] = rnd_unit() * 1e-30f; break; /* tiny, subnormal d */
+        case 4: v[j] = rnd_unit() * 60000.0f; break;
+        default: /* halves at another scale, negative maximum */
+          v[j] = j == 5 ? -254.0f : (float)((int)(rnd() % 501) - 250) * 0.5f;
+          break;
+      }
+    }
+  }
+  ref.quantize_q8(x, q0, n);
+  for (int s = 0; s < ns; s++) {
+    memset(q1, 0, qb);
+    sets[s].quantize_q8(x, q1, n);
+    for (size_t i = 0; i < qb; i++)
+      ck_assert_msg(q0[i] == q1[i],
+                    "%s quantize_q8 byte %zu (block %zu): scalar %d simd %d",
+                    sets[s].name, i, i / sizeof(nb__block_q8_0),
+                    (int8_t)q0[i], (int8_t)q1[i]);
+  }
+  nb_free(x);
+  nb_free(q0);
+  nb_free(q1);
+}
+END_TEST
+
+START_TEST(test_selection) {
+  nb__kernels k;
+  nb_err e;
+  /* auto and NULL pick the best set, which is runnable */
+  const char *best = nb_kernels_best();
+  ck_assert(nb_kernels_available(best));
+  ck_assert_int_eq(nb__kernels_init(&k, NULL, &e), NB_OK);
+  ck_assert_str_eq(k.name, best);
+  ck_assert_int_eq(nb__kernels_init(&k, "auto", &e), NB_OK);
+  ck_assert_str_eq(k.name, best);
+  ck_assert_int_eq(nb__kernels_init(&k, "scalar", &e), NB_OK);
+  ck_assert_str_eq(k.name, "scalar");
+  ck_assert(nb_kernels_available("scalar"));
+  /* forcing a set this machine cannot run fails cleanly */
+  int unavailable = 0;
+  for (size_t i = 0; i < NB__ARRAY_LEN(all_sets); i++) {
+    if (nb_kernels_available(all_sets[i])) continue;
+    unavailable++;
+    memset(&e, 0, sizeof e);
+    ck_assert_int_eq(nb__kernels_init(&k, all_sets[i], &e), NB_EUNSUPPORTED);
+    ck_assert_int_eq(e.code, NB_EUNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(e.msg, all_sets[i]));
+  }
+  /* x86-64 cannot run neon and aarch64 cannot run avx2: at least one */
+  ck_assert_int_ge(unavailable, 1);
+  ck_assert_int_eq(nb__kernels_init(&k, "sse9", &e), NB_EUNSUPPORTED);
+  ck_assert_int_eq(nb__kernels_init(&k, "", &e), NB_OK); /* "" = auto */
+  /* the feature string agrees with availability */
+  const char *feat = nb_cpu_features();
+  if (nb_kernels_available("avx2")) {
+    ck_assert_ptr_nonnull(strstr(feat, "avx2"));
+    ck_assert_ptr_nonnull(strstr(feat, "fma"));
+    ck_assert_ptr_nonnull(strstr(feat, "f16c"));
+  }
+  if (nb_kernels_available("avx512"))
+    ck_assert_ptr_nonnull(strstr(feat, "avx512vnni"));
+  if (nb_kernels_available("neon"))
+    ck_assert_ptr_nonnull(strstr(feat, "asimd"));
+  int32_t cores = nb_cpu_physical_cores();
+  ck_assert_int_ge(cores, 1);
+  ck_assert_int_le(cores, (int32_t)sysconf(_SC_NPROCESSORS_ONLN));
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("kernels");
+  TCase *tc = tcase_create("kernels");
+  tcase_set_timeout(tc, 600);
+  tcase_add_test(tc, test_selection);
+  tcase_add_test(tc, test_conversions_bit_exact);
+  tcase_add_test(tc, test_quantize_q8_byte_exact);
+  tcase_add_test(tc, test_gemm_f16_odd_k);
+  tcase_add_test(tc, test_gemm_vs_scalar);
+  suite_add_tcase(s, tc);
+  return nbt_run_suite(s);
+}

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gguf/gguf_internal.h"
 #include "nb_internal.h"
 #include "testutil.h"
 
@@ -1000,6 +1001,302 @@ START_TEST(test_random_mutations) {
 }
 END_TEST
 
+/* ------------------------------------------------------------------ writer */
+
+/* Every value type written, read back with its type and value; replacing a
+ * key keeps its position. */
+START_TEST(test_write_roundtrip_values) {
+  nb_gguf_writer *w = NULL;
+  nb_err e;
+  ck_assert_int_eq(nb_gguf_writer_new(&w, &e), 0);
+  ck_assert_int_eq(nb_gguf_writer_set_u32(w, "a.u32", 123, &e), 0);
+  ck_assert_int_eq(nb_gguf_writer_set_i32(w, "a.i32", -5, &e), 0);
+  ck_assert_int_eq(nb_gguf_writer_set_u64(w, "a.u64", 1ULL << 40, &e), 0);
+  ck_assert_int_eq(nb_gguf_writer_set_f32(w, "a.f32", 1e-5f, &e), 0);
+  ck_assert_int_eq(nb_gguf_writer_set_bool(w, "a.bool", true, &e), 0);
+  ck_assert_int_eq(nb_gguf_writer_set_str(w, "a.str", "h\0llo", 5, &e), 0);
+  ck_assert_int_eq(nb_gguf_writer_set_str(w, "a.empty", NULL, 0, &e), 0);
+  /* Fixed-size arrays of every element type: element i = i+1 (bool: i&1). */
+  uint8_t raw[8 * 5];
+  for (int et = 0; et < NB_GGUF_VTYPE_COUNT; et++) {
+    if (et == NB_GGUF_STRING || et == NB_GGUF_ARRAY) continue;
+    char key[32];
+    snprintf(key, sizeof key, "arr.%d", et);
+    for (size_t i = 0; i < sizeof raw; i++)
+      raw[i] = et == NB_GGUF_BOOL ? (uint8_t)(i & 1) : (uint8_t)(i + 1);
+    ck_assert_int_eq(
+        nb_gguf_writer_set_arr(w, key, (nb_gguf_vtype)et, raw, 5, &e), 0);
+  }
+  nb_str strs[3] = {{"x", 1}, {"", 0}, {"\xe2\x96\x81yz", 5}};
+  ck_assert_int_eq(nb_gguf_writer_set_arr_str(w, "a.strs", strs, 3, &e), 0);
+  /* Replace: keeps position 0, changes type. */
+  ck_assert_int_eq(nb_gguf_writer_set_i32(w, "a.u32", -7, &e), 0);
+  /* Invalid uses. */
+  ck_assert_int_eq(nb_gguf_writer_set_u32(w, "", 1, &e), NB_EINVAL);
+  ck_assert_int_eq(
+      nb_gguf_writer_set_arr(w, "bad", NB_GGUF_STRING, raw, 1, &e), NB_EINVAL);
+  uint8_t two = 2;
+  ck_assert_int_eq(
+      nb_gguf_writer_set_arr(w, "bad", NB_GGUF_BOOL, &two, 1, &e), NB_EINVAL);
+  /* A nested array copied verbatim from another file. */
+  spec sp;
+  spec_default(&sp);
+  bb b;
+  build(&sp, &b);
+  nb_gguf *src = NULL;
+  ck_assert_int_eq(nb_gguf_open_memory(&src, b.p, b.n, &e), 0);
+  ck_assert_int_eq(
+      nb_gguf_writer_copy_kv(w, src, nb_gguf_find_key(src, "test.nested"), &e),
+      0);
+  const char *path = nbt_tmp("values.gguf");
+  ck_assert_msg(nb_gguf_writer_write(w, path, &e) == 0, "%s", e.msg);
+  nb_gguf_writer_free(w);
+
+  nb_gguf *g = NULL;
+  ck_assert_msg(nb_gguf_open(&g, path, &e) == 0, "%s", e.msg);
+  ck_assert_uint_eq(nb_gguf_version(g), 3);
+  ck_assert_int_eq(nb_gguf_n_kv(g), 7 + 11 + 1 + 1);
+  ck_assert_int_eq(nb_gguf_n_tensors(g), 0);
+  nb_str k = nb_gguf_key(g, 0);
+  ck_assert(k.len == 5 && !memcmp(k.data, "a.u32", 5));
+  ck_assert_int_eq(nb_gguf_kv_type(g, 0), NB_GGUF_INT32);
+  int64_t v;
+  ck_assert_int_eq(nb_gguf_get_int(g, "a.u32", &v, &e), 0);
+  ck_assert_int_eq(v, -7);
+  ck_assert_int_eq(nb_gguf_get_int(g, "a.i32", &v, &e), 0);
+  ck_assert_int_eq(v, -5);
+  ck_assert_int_eq(nb_gguf_get_int(g, "a.u64", &v, &e), 0);
+  ck_assert_int_eq(v, 1LL << 40);
+  float f;
+  ck_assert_int_eq(nb_gguf_get_f32(g, "a.f32", &f, &e), 0);
+  ck_assert(f == 1e-5f);
+  bool bo;
+  ck_assert_int_eq(nb_gguf_get_bool(g, "a.bool", &bo, &e), 0);
+  ck_assert(bo);
+  nb_str st;
+  ck_assert_int_eq(nb_gguf_get_str(g, "a.str", &st, &e), 0);
+  ck_assert(st.len == 5 && !memcmp(st.data, "h\0llo", 5));
+  ck_assert_int_eq(nb_gguf_get_str(g, "a.empty", &st, &e), 0);
+  ck_assert_uint_eq(st.len, 0);
+  for (int et = 0; et < NB_GGUF_VTYPE_COUNT; et++) {
+    if (et == NB_GGUF_STRING || et == NB_GGUF_ARRAY) continue;
+    char key[32];
+    snprintf(key, sizeof key, "arr.%d", et);
+    const void *d;
+    uint64_t n;
+    ck_assert_int_eq(nb_gguf_get_arr(g, key, (nb_gguf_vtype)et, &d, &n, &e),
+                     0);
+    ck_assert_uint_eq(n, 5);
+    for (size_t i = 0; i < 5 * (size_t)(et == 0 || et == 1 || et == 7 ? 1
+                                        : et <= 3 ? 2
+                                        : et <= 6 ? 4 : 8);
+         i++)
+      ck_assert_uint_eq(((const uint8_t *)d)[i],
+                        et == NB_GGUF_BOOL ? (i & 1) : i + 1);
+    /* wrong element type: refused */
+    ck_assert_int_eq(nb_gguf_get_arr(g, key,
+                                     et == NB_GGUF_FLOAT32 ? NB_GGUF_INT32
+                                                           : NB_GGUF_FLOAT32,
+                                     &d, &n, &e),
+                     NB_ETYPE);
+  }
+  for (int j = 0; j < 3; j++) {
+    ck_assert_int_eq(nb_gguf_get_arr_str(g, "a.strs", (uint64_t)j, &st, &e),
+                     0);
+    ck_assert(st.len == strs[j].len && !memcmp(st.data, strs[j].data, st.len));
+  }
+  /* The nested array is byte-identical to the source. */
+  uint32_t t1, t2;
+  const void *v1, *v2;
+  uint64_t l1, l2;
+  ck_assert_int_eq(nb__gguf_kv_raw(src, nb_gguf_find_key(src, "test.nested"),
+                                   &t1, &v1, &l1),
+                   0);
+  ck_assert_int_eq(
+      nb__gguf_kv_raw(g, nb_gguf_find_key(g, "test.nested"), &t2, &v2, &l2),
+      0);
+  ck_assert_uint_eq(t1, t2);
+  ck_assert_uint_eq(l1, l2);
+  ck_assert_int_eq(memcmp(v1, v2, l1), 0);
+  ck_assert_int_eq(nb_gguf_arr_type(g, nb_gguf_find_key(g, "test.nested")),
+                   NB_GGUF_ARRAY);
+  nb_gguf_close(g);
+  nb_gguf_close(src);
+  bb_free(&b);
+}
+END_TEST
+
+START_TEST(test_write_tensors) {
+  float a[4 * 3];
+  for (int i = 0; i < 12; i++) a[i] = (float)i * 0.25f - 1.0f;
+  uint8_t q[34 * 2], h[2 * 5];
+  for (size_t i = 0; i < sizeof q; i++) q[i] = (uint8_t)(i * 13);
+  for (size_t i = 0; i < sizeof h; i++) h[i] = (uint8_t)(i + 100);
+  for (int pass = 0; pass < 2; pass++) {
+    uint64_t align = pass ? 64 : 32;
+    nb_gguf_writer *w = NULL;
+    nb_err e;
+    ck_assert_int_eq(nb_gguf_writer_new(&w, &e), 0);
+    if (pass)
+      ck_assert_int_eq(nb_gguf_writer_set_u32(w, "general.alignment", 64, &e),
+                       0);
+    ck_assert_int_eq(nb_gguf_writer_set_str(w, "general.architecture", "llama",
+                                            5, &e),
+                     0);
+    int64_t ne_a[] = {4, 3}, ne_q[] = {32, 2}, ne_h[] = {5};
+    ck_assert_int_eq(
+        nb_gguf_writer_add_tensor(w, "t.a", NB_TYPE_F32, 2, ne_a, a, &e), 0);
+    ck_assert_int_eq(
+        nb_gguf_writer_add_tensor(w, "t.h", NB_TYPE_F16, 1, ne_h, h, &e), 0);
+    ck_assert_int_eq(
+        nb_gguf_writer_add_tensor(w, "t.q", NB_TYPE_Q8_0, 2, ne_q, q, &e), 0);
+    /* refused tensors */
+    ck_assert_int_eq(
+        nb_gguf_writer_add_tensor(w, "t.a", NB_TYPE_F32, 2, ne_a, a, &e),
+        NB_EDUP);
+    ck_assert_int_eq(
+        nb_gguf_writer_add_tensor(w, "x", 12, 2, ne_a, a, &e), NB_EBADTYPE);
+    ck_assert_int_eq(
+        nb_gguf_writer_add_tensor(w, "x", NB_TYPE_Q8_0, 2, ne_a, a, &e),
+        NB_ESHAPE);
+    ck_assert_int_eq(
+        nb_gguf_writer_add_tensor(w, "x", NB_TYPE_F32, 5, ne_a, a, &e),
+        NB_ESHAPE);
+    int64_t bad[] = {0};
+    ck_assert_int_eq(
+        nb_gguf_writer_add_tensor(w, "x", NB_TYPE_F32, 1, bad, a, &e),
+        NB_ESHAPE);
+    const char *path = nbt_tmp("tensors.gguf");
+    ck_assert_msg(nb_gguf_writer_write(w, path, &e) == 0, "%s", e.msg);
+    nb_gguf_writer_free(w);
+    nb_gguf *g = NULL;
+    ck_assert_msg(nb_gguf_open(&g, path, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(nb_gguf_alignment(g), align);
+    ck_assert_uint_eq(nb_gguf_data_offset(g) % align, 0);
+    ck_assert_uint_eq(nb_gguf_file_size(g) % align, 0);
+    ck_assert_int_eq(nb_gguf_n_tensors(g), 3);
+    const void *datas[] = {a, h, q};
+    const uint64_t sizes[] = {sizeof a, sizeof h, sizeof q};
+    for (int i = 0; i < 3; i++) {
+      const nb_tensor_info *t = nb_gguf_tensor(g, i);
+      ck_assert_uint_eq(t->offset % align, 0);
+      ck_assert_uint_eq(t->nbytes, sizes[i]);
+      ck_assert_int_eq(memcmp(t->data, datas[i], sizes[i]), 0);
+    }
+    ck_assert_int_eq(nb_gguf_tensor(g, 2)->ne[1], 2);
+    ck_assert_int_eq(nb_gguf_tensor(g, 0)->ne[2], 1);
+    /* The padding is zeros. */
+    const nb_tensor_info *th = nb_gguf_tensor(g, 1);
+    const uint8_t *pend = (const uint8_t *)th->data + th->nbytes;
+    for (uint64_t i = th->offset + th->nbytes; i < nb_gguf_tensor(g, 2)->offset;
+         i++)
+      ck_assert_uint_eq(*pend++, 0);
+    nb_gguf_close(g);
+  }
+}
+END_TEST
+
+START_TEST(test_write_failures) {
+  nb_gguf_writer *w = NULL;
+  nb_err e;
+  ck_assert_int_eq(nb_gguf_writer_new(&w, &e), 0);
+  /* A directory that does not exist: error, nothing left behind. */
+  ck_assert_int_eq(nb_gguf_writer_write(w, nbt_tmp("nodir/x.gguf"), &e),
+                   NB_ENOENT);
+  /* Bad alignment key: refused before anything is written. */
+  ck_assert_int_eq(nb_gguf_writer_set_u32(w, "general.alignment", 48, &e), 0);
+  const char *path = nbt_tmp("badalign.gguf");
+  ck_assert_int_eq(nb_gguf_writer_write(w, path, &e), NB_EALIGN);
+  ck_assert_int_eq(nb_gguf_writer_set_str(w, "general.alignment", "x", 1, &e),
+                   0);
+  ck_assert_int_eq(nb_gguf_writer_write(w, path, &e), NB_ETYPE);
+  struct stat st;
+  ck_assert_int_ne(stat(path, &st), 0);
+  /* An existing file is replaced only by a complete one: write over it. */
+  ck_assert_int_eq(nb_gguf_writer_set_u32(w, "general.alignment", 32, &e), 0);
+  ck_assert_int_eq(nb_gguf_writer_write(w, path, &e), 0);
+  ck_assert_int_eq(nb_gguf_writer_write(w, path, &e), 0);
+  char tmp[1100];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+  ck_assert_int_ne(stat(tmp, &st), 0);
+  nb_gguf_writer_free(w);
+}
+END_TEST
+
+/* llama.cpp's files copied through the writer (every kv + every tensor) read
+ * back identically: same keys in the same order with byte-identical values,
+ * same tensors with identical data. */
+START_TEST(test_write_copy_llamacpp) {
+  const char *files[] = {"llamacpp/stories260K-f32.gguf",
+                         "llamacpp/stories260K-q8_0.gguf",
+                         "llamacpp/stories260K-q4_0.gguf",
+                         "golden/ggml-vocab-llama-spm.gguf"};
+  for (size_t f = 0; f < NB__ARRAY_LEN(files); f++) {
+    nb_gguf *src = NULL, *dst = NULL;
+    nb_gguf_writer *w = NULL;
+    nb_err e;
+    ck_assert_msg(nb_gguf_open(&src, nbt_shared(files[f]), &e) == 0, "%s",
+                  e.msg);
+    ck_assert_int_eq(nb_gguf_writer_new(&w, &e), 0);
+    for (int64_t i = 0; i < nb_gguf_n_kv(src); i++)
+      ck_assert_int_eq(nb_gguf_writer_copy_kv(w, src, i, &e), 0);
+    for (int64_t i = 0; i < nb_gguf_n_tensors(src); i++) {
+      const nb_tensor_info *t = nb_gguf_tensor(src, i);
+      char name[128];
+      snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.data);
+      ck_assert_int_eq(nb_gguf_writer_add_tensor(w, name, t->type, t->n_dims,
+                                                 t->ne, t->data, &e),
+                       0);
+    }
+    const char *path = nbt_tmp("copy.gguf");
+    ck_assert_msg(nb_gguf_writer_write(w, path, &e) == 0, "%s", e.msg);
+    nb_gguf_writer_free(w);
+    ck_assert_msg(nb_gguf_open(&dst, path, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(nb_gguf_n_kv(dst), nb_gguf_n_kv(src));
+    for (int64_t i = 0; i < nb_gguf_n_kv(src); i++) {
+      nb_str k1 = nb_gguf_key(src, i), k2 = nb_gguf_key(dst, i);
+      ck_assert(k1.len == k2.len && !memcmp(k1.data, k2.data, k1.len));
+      uint32_t t1, t2;
+      const void *v1, *v2;
+      uint64_t l1, l2;
+      nb__gguf_kv_raw(src, i, &t1, &v1, &l1);
+      nb__gguf_kv_raw(dst, i, &t2, &v2, &l2);
+      ck_assert_uint_eq(t1, t2);
+      ck_assert_uint_eq(l1, l2);
+      ck_assert_int_eq(memcmp(v1, v2, l1), 0);
+    }
+    ck_assert_int_eq(nb_gguf_n_tensors(dst), nb_gguf_n_tensors(src));
+    for (int64_t i = 0; i < nb_gguf_n_tensors(src); i++) {
+      const nb_tensor_info *a = nb_gguf_tensor(src, i),
+                           *b = nb_gguf_tensor(dst, i);
+      ck_assert(a->name.len == b->name.len &&
+                !memcmp(a->name.data, b->name.data, a->name.len));
+      ck_assert_uint_eq(a->type, b->type);
+      ck_assert_uint_eq(a->n_dims, b->n_dims);
+      for (int d = 0; d < NB_GGUF_MAX_DIMS; d++)
+        ck_assert_int_eq(a->ne[d], b->ne[d]);
+      ck_assert_uint_eq(a->nbytes, b->nbytes);
+      /* Same layout as llama.cpp's own writer. */
+      ck_assert_uint_eq(a->offset, b->offset);
+      ck_assert_int_eq(memcmp(a->data, b->data, a->nbytes), 0);
+    }
+    /* Same layout as llama.cpp's writer: the very same bytes. */
+    if (nb_gguf_n_tensors(src) > 0) {
+      ck_assert_uint_eq(nb_gguf_file_size(dst), nb_gguf_file_size(src));
+      size_t n1, n2;
+      char *b1 = nbt_read_file(nbt_shared(files[f]), &n1);
+      char *b2 = nbt_read_file(path, &n2);
+      ck_assert_uint_eq(n1, n2);
+      ck_assert_int_eq(memcmp(b1, b2, n1), 0);
+      nb_free(b1);
+      nb_free(b2);
+    }
+    nb_gguf_close(dst);
+    nb_gguf_close(src);
+  }
+}
+END_TEST
+
 Suite *gguf_suite(void);
 Suite *gguf_suite(void) {
   Suite *s = suite_create("gguf");
@@ -1018,6 +1315,12 @@ Suite *gguf_suite(void) {
   tcase_add_test(tc, test_truncated_every_prefix);
   tcase_add_test(tc, test_random_mutations);
   suite_add_tcase(s, tc);
+  TCase *tw = tcase_create("write");
+  tcase_add_test(tw, test_write_roundtrip_values);
+  tcase_add_test(tw, test_write_tensors);
+  tcase_add_test(tw, test_write_failures);
+  tcase_add_test(tw, test_write_copy_llamacpp);
+  suite_add_tcase(s, tw);
   return s;
 }
 

@@ -1,3 +1,301 @@
-/* avx512.c: placeholder while the kernels are written */
+/*
+ * avx512.c: the AVX-512 kernel table (F, BW, VL, DQ, VNNI; compiled with
+ * those -m flags into its own static library and only called after cpu.c
+ * has seen all of them plus the OS's ZMM/opmask state support).
+ *
+ * It mirrors avx2.c kernel for kernel (same tiles, same walk, same
+ * determinism argument), with 16 float lanes where avx2.c has 8:
+ *  - F16 weights x F16/F32 inputs: one 16-lane FMA accumulator per output
+ *    over k in steps of 16, horizontal sum, the k % 16 tail in scalar order.
+ *  - Q8_0/Q4_0 weights x F16/F32 inputs: per 32-block a 16-lane partial
+ *    p = w_lo * x_lo + w_hi * x_hi, then acc = fma(p, d_w, acc).
+ *  - Q8_0/Q4_0 weights x Q8 inputs: VNNI vpdpbusd (unsigned x signed bytes,
+ *    int32 accumulation, no saturation) on 256-bit vectors, one block each:
+ *    Q4_0: sum (q - 8) x = dpbusd(-8 * sum x, q, x), q in [0, 15];
+ *    Q8_0: sum w x = dpbusd(-128 * sum x, w + 128, x), exact for every int8
+ *    pair (including -128, unlike the AVX2 sign trick).
+ *    Then acc = fma((float)s, d_w * d_x, acc).
+ * This file cannot be executed on the machine it was written on (Zen 3, no
+ * AVX-512); test_kernels runs it wherever the CPU has the features.
+ */
+#include <immintrin.h>
+#include <string.h>
+
 #include "kernels.h"
-void nb__kernels_fill_avx512(nb__kernels *k) { k->name = "avx512"; }
+#include "tile.h"
+
+/* --------------------------------------------------------------- helpers */
+
+static inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+static inline float hsum16(__m512 v) {
+  return hsum8(_mm256_add_ps(_mm512_castps512_ps256(v),
+                             _mm512_extractf32x8_ps(v, 1)));
+}
+
+/* Block scale: F16C's conversion is exact, like nb__f16_to_f32. */
+static inline float ld_scale(const uint8_t *blk) {
+  nb_f16 d;
+  memcpy(&d, blk, 2);
+  return _cvtsh_ss(d);
+}
+
+/* 16 floats of an input row at element i: F16 (xf32 = 0) or F32. */
+static inline __m512 ld_x16(int xf32, const uint8_t *x, int64_t i) {
+  if (xf32) return _mm512_loadu_ps((const float *)(const void *)x + i);
+  return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + 2 * i)));
+}
+static inline float ld_x1(int xf32, const uint8_t *x, int64_t i) {
+  if (xf32) {
+    float f;
+    memcpy(&f, x + 4 * i, 4);
+    return f;
+  }
+  nb_f16 h;
+  memcpy(&h, x + 2 * i, 2);
+  return nb__f16_to_f32(h);
+}
+
+/* 32 Q4_0 levels of a block, unsigned q in [0, 15], element order. */
+static inline __m256i q4_unpack_u8(const uint8_t *qs) {
+  __m128i raw = _mm_loadu_si128((const __m128i *)qs);
+  __m128i m = _mm_set1_epi8(0x0f);
+  __m128i lo = _mm_and_si128(raw, m);
+  __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), m);
+  return _mm256_set_m128i(hi, lo);
+}
+/* Same as int8 q - 8. */
+static inline __m256i q4_unpack_s8(const uint8_t *qs) {
+  return _mm256_sub_epi8(q4_unpack_u8(qs), _mm256_set1_epi8(8));
+}
+/* Half j (0, 1) of 32 int8 as 16 floats. */
+static inline __m512 s8_to_f32(__m256i q, int j) {
+  __m128i h = j == 0 ? _mm256_castsi256_si128(q) : _mm256_extracti128_si256(q, 1);
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(h));
+}
+
+/* ------------------------------------------------ F16 weights x float in */
+
+NB__ALWAYS_INLINE void tile_f16(int R, int T, int xf32, int64_t k,
+                                const uint8_t *w, size_t ldw,
+                                const uint8_t *x, size_t ldx, float *y,
+                                int64_t ldy) {
+  __m512 acc[NB__TMAX_R][NB__TMAX_T];
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+    acc[r][t] = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= k; i += 16) {
+    __m512 xv[NB__TMAX_T];
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+      xv[t] = ld_x16(xf32, x + t * ldx, i);
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+      __m512 wv = _mm512_cvtph_ps(
+          _mm256_loadu_si256((const __m256i *)(w + r * ldw + 2 * i)));
+      _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+        acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int t = 0; t < T; t++) {
+      float s = hsum16(acc[r][t]);
+      for (int64_t j = i; j < k; j++)
+        s += ld_x1(0, w + r * ldw, j) * ld_x1(xf32, x + t * ldx, j);
+      y[t * ldy + r] = s;
+    }
+}
+
+/* ------------------------------------ Q8_0 / Q4_0 weights x float inputs */
+
+NB__ALWAYS_INLINE void tile_qf(int R, int T, int q4, int xf32, int64_t k,
+                               const uint8_t *w, size_t ldw,
+                               const uint8_t *x, size_t ldx, float *y,
+                               int64_t ldy) {
+  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
+  __m512 acc[NB__TMAX_R][NB__TMAX_T];
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+    acc[r][t] = _mm512_setzero_ps();
+  const int64_t nb = k / 32;
+  for (int64_t b = 0; b < nb; b++) {
+    __m256i q[NB__TMAX_R];
+    __m512 d[NB__TMAX_R];
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+      const uint8_t *blk = w + r * ldw + b * bs;
+      q[r] = q4 ? q4_unpack_s8(blk + 2)
+                : _mm256_loadu_si256((const __m256i *)(blk + 2));
+      d[r] = _mm512_set1_ps(ld_scale(blk));
+    }
+    __m512 x0[NB__TMAX_T], x1[NB__TMAX_T];
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+      x0[t] = ld_x16(xf32, x + t * ldx, b * 32);
+      x1[t] = ld_x16(xf32, x + t * ldx, b * 32 + 16);
+    }
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+      __m512 w0 = s8_to_f32(q[r], 0), w1 = s8_to_f32(q[r], 1);
+      _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+        __m512 p = _mm512_mul_ps(w0, x0[t]);
+        p = _mm512_fmadd_ps(w1, x1[t], p);
+        acc[r][t] = _mm512_fmadd_ps(p, d[r], acc[r][t]);
+      }
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int t = 0; t < T; t++) y[t * ldy + r] = hsum16(acc[r][t]);
+}
+
+/* ---------------------------------------- Q8_0 / Q4_0 weights x Q8 input */
+
+NB__ALWAYS_INLINE void tile_qq(int R, int T, int q4, int64_t k,
+                               const uint8_t *w, size_t ldw,
+                               const uint8_t *x, size_t ldx, float *y,
+                               int64_t ldy) {
+  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
+  const size_t xs = sizeof(nb__block_q8_0);
+  const __m256i ones8 = _mm256_set1_epi8(1);
+  const __m256i bias = _mm256_set1_epi8((char)0x80);
+  __m256 acc[NB__TMAX_R][NB__TMAX_T];
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+    acc[r][t] = _mm256_setzero_ps();
+  const int64_t nb = k / 32;
+  for (int64_t b = 0; b < nb; b++) {
+    __m256i xv[NB__TMAX_T], xa[NB__TMAX_T];
+    float dx[NB__TMAX_T];
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+      const uint8_t *blk = x + t * ldx + b * xs;
+      xv[t] = _mm256_loadu_si256((const __m256i *)(blk + 2));
+      dx[t] = ld_scale(blk);
+      /* lane sums of x (4 bytes each), times -8 (q4) or -128 (q8) */
+      __m256i sx = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones8, xv[t]);
+      xa[t] = _mm256_sub_epi32(_mm256_setzero_si256(),
+                               _mm256_slli_epi32(sx, q4 ? 3 : 7));
+    }
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+      const uint8_t *blk = w + r * ldw + b * bs;
+      float dw = ld_scale(blk);
+      __m256i q = q4 ? q4_unpack_u8(blk + 2)
+                     : _mm256_xor_si256(
+                           _mm256_loadu_si256((const __m256i *)(blk + 2)),
+                           bias);
+      _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+        __m256i s = _mm256_dpbusd_epi32(xa[t], q, xv[t]);
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s),
+                                    _mm256_set1_ps(dw * dx[t]), acc[r][t]);
+      }
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int t = 0; t < T; t++) y[t * ldy + r] = hsum8(acc[r][t]);
+}
+
+/* ------------------------------------------------- families and entries */
+
+#define FAM_F16_F16(R, T, ...) tile_f16(R, T, 0, __VA_ARGS__)
+#define FAM_F16_F32(R, T, ...) tile_f16(R, T, 1, __VA_ARGS__)
+#define FAM_Q8_F16(R, T, ...) tile_qf(R, T, 0, 0, __VA_ARGS__)
+#define FAM_Q8_F32(R, T, ...) tile_qf(R, T, 0, 1, __VA_ARGS__)
+#define FAM_Q4_F16(R, T, ...) tile_qf(R, T, 1, 0, __VA_ARGS__)
+#define FAM_Q4_F32(R, T, ...) tile_qf(R, T, 1, 1, __VA_ARGS__)
+#define FAM_Q8_Q8(R, T, ...) tile_qq(R, T, 0, __VA_ARGS__)
+#define FAM_Q4_Q8(R, T, ...) tile_qq(R, T, 1, __VA_ARGS__)
+NB__TILES(FAM_F16_F16)
+NB__TILES(FAM_F16_F32)
+NB__TILES(FAM_Q8_F16)
+NB__TILES(FAM_Q8_F32)
+NB__TILES(FAM_Q4_F16)
+NB__TILES(FAM_Q4_F32)
+NB__TILES(FAM_Q8_Q8)
+NB__TILES(FAM_Q4_Q8)
+
+/* One gemm entry per family: batch tiles of RT rows x TT tokens (32 zmm
+ * registers allow larger tiles than AVX2's 16 ymm). */
+#define GEMM(NAME, FAM, WTYPE, RT, TT)                                       \
+  static void NAME(int64_t k, const void *w, size_t ldw, const void *x,      \
+                   size_t ldx, float *y, int64_t ldy, int64_t r0,            \
+                   int64_t r1, int64_t nt) {                                 \
+    nb__tile_walk(FAM##_tiles, RT, TT, nb_type_row_bytes(WTYPE, k), k, w,   \
+                  ldw, x, ldx, y, ldy, r0, r1, nt);                          \
+  }
+GEMM(gemm_f16_f16, FAM_F16_F16, NB_TYPE_F16, 4, 4)
+GEMM(gemm_f16_f32, FAM_F16_F32, NB_TYPE_F16, 4, 4)
+GEMM(gemm_q8_0_f16, FAM_Q8_F16, NB_TYPE_Q8_0, 4, 4)
+GEMM(gemm_q8_0_f32, FAM_Q8_F32, NB_TYPE_Q8_0, 4, 4)
+GEMM(gemm_q4_0_f16, FAM_Q4_F16, NB_TYPE_Q4_0, 4, 4)
+GEMM(gemm_q4_0_f32, FAM_Q4_F32, NB_TYPE_Q4_0, 4, 4)
+GEMM(gemm_q8_0_q8, FAM_Q8_Q8, NB_TYPE_Q8_0, 4, 4)
+GEMM(gemm_q4_0_q8, FAM_Q4_Q8, NB_TYPE_Q4_0, 4, 4)
+
+/* ------------------------------------------------------------ conversions */
+
+static void f32_to_f16(const float *src, nb_f16 *dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256((__m256i *)(dst + i),
+                        _mm512_cvtps_ph(_mm512_loadu_ps(src + i),
+                                        _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; i++) dst[i] = nb__f32_to_f16(src[i]);
+}
+
+static void f16_to_f32(const nb_f16 *src, float *dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256(
+                                  (const __m256i *)(src + i))));
+  for (; i < n; i++) dst[i] = nb__f16_to_f32(src[i]);
+}
+
+/* roundf (half away from zero) exactly: for a = |v| < 2^23, floor(a) and
+ * a - floor(a) are exact, so the tie test is exact too. */
+static inline __m512i round_half_away(__m512 v) {
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  __m512 a = _mm512_andnot_ps(sign, v);
+  __m512 f = _mm512_floor_ps(a);
+  __mmask16 up = _mm512_cmp_ps_mask(_mm512_sub_ps(a, f), _mm512_set1_ps(0.5f),
+                                    _CMP_GE_OQ);
+  f = _mm512_mask_add_ps(f, up, f, _mm512_set1_ps(1.0f));
+  return _mm512_cvttps_epi32(_mm512_or_ps(f, _mm512_and_ps(sign, v)));
+}
+
+/* ggml's quantize_row_q8_0_ref, byte for byte (see avx2.c). */
+static void quantize_q8(const float *src, void *dst, int64_t n) {
+  uint8_t *out = dst;
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  for (int64_t b = 0; b < n / 32; b++) {
+    const float *x = src + b * 32;
+    __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+    __m512 m = _mm512_max_ps(_mm512_andnot_ps(sign, v0),
+                             _mm512_andnot_ps(sign, v1));
+    const float amax = _mm512_reduce_max_ps(m);
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const __m512 idv = _mm512_set1_ps(id);
+    /* |q| <= 127, so vpmovdb's truncation to bytes is exact */
+    __m128i q0 = _mm512_cvtepi32_epi8(round_half_away(_mm512_mul_ps(v0, idv)));
+    __m128i q1 = _mm512_cvtepi32_epi8(round_half_away(_mm512_mul_ps(v1, idv)));
+    nb_f16 dh = nb__f32_to_f16(d);
+    uint8_t *blk = out + b * sizeof(nb__block_q8_0);
+    memcpy(blk, &dh, 2);
+    _mm_storeu_si128((__m128i *)(blk + 2), q0);
+    _mm_storeu_si128((__m128i *)(blk + 18), q1);
+  }
+}
+
+void nb__kernels_fill_avx512(nb__kernels *k) {
+  k->name = "avx512";
+  k->gemm[NB_TYPE_F16][NB__X_F16] = gemm_f16_f16;
+  k->gemm[NB_TYPE_F16][NB__X_F32] = gemm_f16_f32;
+  k->gemm[NB_TYPE_Q8_0][NB__X_F16] = gemm_q8_0_f16;
+  k->gemm[NB_TYPE_Q8_0][NB__X_F32] = gemm_q8_0_f32;
+  k->gemm[NB_TYPE_Q4_0][NB__X_F16] = gemm_q4_0_f16;
+  k->gemm[NB_TYPE_Q4_0][NB__X_F32] = gemm_q4_0_f32;
+  k->gemm[NB_TYPE_Q8_0][NB__X_Q8] = gemm_q8_0_q8;
+  k->gemm[NB_TYPE_Q4_0][NB__X_Q8] = gemm_q4_0_q8;
+  k->f32_to_f16 = f32_to_f16;
+  k->f16_to_f32 = f16_to_f32;
+  k->quantize_q8 = quantize_q8;
+}

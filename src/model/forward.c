@@ -171,7 +171,14 @@ static void tok_run(void *arg, int32_t ith, int32_t nth) {
   }
 }
 
-static void tok_step(tok_task *a) { nb__pool_run(a->c->pool, tok_run, a); }
+/* A single token's element-wise step is too small to be worth a dispatch:
+ * it runs on the caller (same result: each token is one thread's work). */
+static void tok_step(tok_task *a) {
+  if (a->nt - a->t0 <= 1)
+    tok_run(a, 0, 1);
+  else
+    nb__pool_run(a->c->pool, tok_run, a);
+}
 
 /* --------------------------------------------------------------- matmul */
 

@@ -14,7 +14,11 @@
 
 typedef struct nb__pool nb__pool;
 
-/* fn(arg, ith, nth) runs once on each of the nth threads (ith = 0..nth-1). */
+/* fn(arg, ith, nth) runs exactly once for each part ith = 0..nth-1 of a run.
+ * Part 0 always runs on the caller's thread; parts 1..nth-1 normally run on
+ * the workers, but a part its worker has not picked up yet (descheduled on a
+ * busy machine) is run by whichever thread is free, so per-thread scratch
+ * must be indexed by ith, never by OS thread. */
 typedef void (*nb__task_fn)(void *arg, int32_t ith, int32_t nth);
 
 int nb__pool_new(nb__pool **out, int32_t n_threads, nb_err *err);

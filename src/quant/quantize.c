@@ -278,6 +278,7 @@ int nb_quantize_file(const char *in_path, const char *out_path,
   }
 
   rc = nb_gguf_writer_write(w, out_path, err);
+  if (rc < 0) nb__err_prefix(err, rc, "writing %s", out_path);
 
 done:
   if (qt) {

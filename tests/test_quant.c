@@ -6,6 +6,7 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -422,6 +423,49 @@ START_TEST(test_roundtrip_random) {
 }
 END_TEST
 
+/* from_float reproduces every block llama.cpp's quantizer wrote for
+ * stories260K (Q8_0 and Q4_0 tensors, and the F16 ffn_down fallbacks),
+ * starting from the F32 file llama.cpp quantized. */
+START_TEST(test_from_float_equals_llamacpp) {
+  const char *refs[] = {"llamacpp/stories260K-q8_0.gguf",
+                        "llamacpp/stories260K-q4_0.gguf"};
+  nb_gguf *src = NULL;
+  nb_err e;
+  ck_assert_int_eq(nb_gguf_open(&src, nbt_shared("llamacpp/stories260K-f32.gguf"), &e), 0);
+  for (int f = 0; f < 2; f++) {
+    nb_gguf *ref = NULL;
+    ck_assert_int_eq(nb_gguf_open(&ref, nbt_shared(refs[f]), &e), 0);
+    int n_checked[NB_TYPE_COUNT] = {0};
+    for (int64_t i = 0; i < nb_gguf_n_tensors(ref); i++) {
+      const nb_tensor_info *t = nb_gguf_tensor(ref, i);
+      if (t->type == NB_TYPE_F32) continue;
+      char name[128];
+      snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.data);
+      const int64_t j = nb_gguf_find_tensor(src, name);
+      ck_assert_int_ge(j, 0);
+      const nb_tensor_info *s = nb_gguf_tensor(src, j);
+      ck_assert_uint_eq(s->type, NB_TYPE_F32);
+      const int64_t n = (int64_t)(s->nbytes / 4);
+      unsigned char *buf = nb_malloc(t->nbytes);
+      tt(t->type)->from_float(s->data, buf, n);
+      ck_assert_msg(memcmp(buf, t->data, t->nbytes) == 0, "%s %s: %s",
+                    refs[f], name, tt(t->type)->name);
+      nb_free(buf);
+      n_checked[t->type]++;
+    }
+    if (f == 0) {
+      ck_assert_int_eq(n_checked[NB_TYPE_Q8_0], 32);
+    } else {
+      ck_assert_int_eq(n_checked[NB_TYPE_Q4_0], 31);
+      ck_assert_int_eq(n_checked[NB_TYPE_Q8_0], 1);
+    }
+    ck_assert_int_eq(n_checked[NB_TYPE_F16], 5);
+    nb_gguf_close(ref);
+  }
+  nb_gguf_close(src);
+}
+END_TEST
+
 /* ----------------------------------------------------------- kernels */
 
 enum { KR = 9, KT = 3 }; /* weight rows, tokens */
@@ -662,6 +706,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_q4_0_known);
   tcase_add_test(tc, test_q4_0_edges);
   tcase_add_test(tc, test_roundtrip_random);
+  tcase_add_test(tc, test_from_float_equals_llamacpp);
   suite_add_tcase(s, tc);
   TCase *tk = tcase_create("scalar kernels");
   tcase_add_test(tk, test_scalar_gemm_all_pairs);

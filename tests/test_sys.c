@@ -1,0 +1,56 @@
+/* test_sys.c: the system probes: nb_measure_read_bandwidth (argument checks,
+ * a finite positive rate for 1 and 2 threads, the same order of magnitude
+ * across thread counts) and nb_peak_rss (grows by what we touch). Speed
+ * itself is never asserted. */
+#include <math.h>
+#include <string.h>
+
+#include "nb_internal.h"
+#include "testutil.h"
+
+START_TEST(test_membw_rejects_bad_args) {
+  ck_assert(nb_measure_read_bandwidth(0, 64u << 20, 3) == NB_EINVAL);
+  ck_assert(nb_measure_read_bandwidth(2, 64u << 20, 0) == NB_EINVAL);
+  ck_assert(nb_measure_read_bandwidth(2, 1024, 3) == NB_EINVAL);
+  ck_assert(nb_measure_read_bandwidth(-1, 64u << 20, 3) == NB_EINVAL);
+}
+END_TEST
+
+START_TEST(test_membw_positive) {
+  /* 64 MiB: larger than any L3 the CI machine has. */
+  double one = nb_measure_read_bandwidth(1, 64u << 20, 3);
+  double two = nb_measure_read_bandwidth(2, 64u << 20, 4);
+  ck_assert_msg(isfinite(one) && one > 0, "1 thread: %g", one);
+  ck_assert_msg(isfinite(two) && two > 0, "2 threads: %g", two);
+  /* A buffer size that is not a multiple of the per-thread group. */
+  double odd = nb_measure_read_bandwidth(3, (64u << 20) + 12345, 1);
+  ck_assert_msg(isfinite(odd) && odd > 0, "3 threads: %g", odd);
+}
+END_TEST
+
+START_TEST(test_peak_rss_grows) {
+  uint64_t before = nb_peak_rss();
+  ck_assert_uint_gt(before, 0);
+  size_t n = 256u << 20;
+  char *p = nb_malloc(n);
+  ck_assert_ptr_nonnull(p);
+  memset(p, 1, n); /* resident now */
+  uint64_t after = nb_peak_rss();
+  ck_assert_msg(after >= before + n - (16u << 20),
+                "peak RSS %llu -> %llu after touching %zu bytes",
+                (unsigned long long)before, (unsigned long long)after, n);
+  nb_free(p);
+  ck_assert_uint_ge(nb_peak_rss(), after); /* a high-water mark */
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("sys");
+  TCase *tc = tcase_create("sys");
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, test_membw_rejects_bad_args);
+  tcase_add_test(tc, test_membw_positive);
+  tcase_add_test(tc, test_peak_rss_grows);
+  suite_add_tcase(s, tc);
+  return nbt_run_suite(s);
+}

@@ -108,6 +108,14 @@ typedef struct qtensor {
   void *owned;
 } qtensor;
 
+/* Rows of ne[0] elements (ne[1]*ne[2]*ne[3]; the reader has checked the
+ * product); 0 for an empty tensor. */
+static uint64_t tensor_rows(const nb_tensor_info *t) {
+  uint64_t rows = 1;
+  for (int d = 1; d < NB_GGUF_MAX_DIMS; d++) rows *= (uint64_t)t->ne[d];
+  return t->ne[0] > 0 ? rows : 0;
+}
+
 /* Converts tensor t (rows of ne[0] elements) to `type` into dst, filling
  * the error statistics of r. Scratch: three row buffers of ne[0] floats
  * (src, back) and one byte row. */
@@ -117,8 +125,8 @@ static void convert_rows(const nb_tensor_info *t, uint32_t type,
   const nb__type_traits *in = nb__type_traits_get(t->type);
   const nb__type_traits *out = nb__type_traits_get(type);
   const int64_t k = t->ne[0];
-  const int64_t rows = (int64_t)(t->nbytes / nb_type_row_bytes(t->type, k));
   const size_t in_rb = nb_type_row_bytes(t->type, k);
+  const int64_t rows = (int64_t)tensor_rows(t);
   const size_t out_rb = nb_type_row_bytes(type, k);
   double se = 0, sx = 0, maxe = 0;
   for (int64_t i = 0; i < rows; i++) {
@@ -253,7 +261,7 @@ int nb_quantize_file(const char *in_path, const char *out_path,
       }
       r.requantized = in->quantized;
       const size_t out_rb = nb_type_row_bytes(type, t->ne[0]);
-      const uint64_t rows = t->nbytes / nb_type_row_bytes(t->type, t->ne[0]);
+      const uint64_t rows = tensor_rows(t);
       uint64_t nbytes;
       if (!nb__mul_u64(rows, out_rb, &nbytes) || nbytes > SIZE_MAX) {
         rc = nb__err(err, NB_EOVERFLOW, "tensor %s: output size overflows",

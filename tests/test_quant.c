@@ -228,6 +228,25 @@ START_TEST(test_q8_0_known) {
   tt(NB_TYPE_Q8_0)->to_float(buf, y, 32);
   for (int j = 0; j < 32; j++) ck_assert(y[j] == (float)qs[j]);
 
+  /* every half-integer in [-127, 127] and its float neighbours: at d = 1
+   * the level is exactly roundf(x) (halves away from zero) */
+  for (int i = -254; i <= 254; i++) {
+    float blk[32];
+    blk[0] = 127.0f; /* amax 127 -> d = 1, id = 1 */
+    const float v = (float)i * 0.5f;
+    for (int j = 1; j < 32; j++) {
+      float c = v;
+      if (j % 3 == 1) c = nextafterf(v, 200.0f);
+      if (j % 3 == 2) c = nextafterf(v, -200.0f);
+      blk[j] = fmaxf(-127.0f, fminf(127.0f, c + (float)((j / 3) % 2)));
+    }
+    tt(NB_TYPE_Q8_0)->from_float(blk, buf, 32);
+    q8_block(buf, 0, &d, qs);
+    ck_assert_uint_eq(d, 0x3c00);
+    for (int j = 0; j < 32; j++)
+      ck_assert_msg(qs[j] == (int8_t)roundf(blk[j]), "x=%.9g: q %d", (double)blk[j], qs[j]);
+  }
+
   /* amax 1.0: d = 1/127 (fp16 0x2008), q = roundf(x * 127) */
   float z[32];
   for (int j = 0; j < 32; j++) z[j] = (float)j / 31.0f - 0.5f;

@@ -6,7 +6,8 @@
  * (quantize_row_q8_0_ref / quantize_row_q4_0_ref in ggml-quants.c), because
  * the quantizer's output must equal llama.cpp's byte for byte:
  *   Q8_0: amax = max |x|, d = amax / 127, id = d ? 1/d : 0,
- *         q = roundf(x * id) (half away from zero), stored d = fp16(d).
+ *         q = roundf(x * id) (half away from zero; computed without the
+ *         libm call, same result), stored d = fp16(d).
  *   Q4_0: max = the element of largest |x| (first one on ties) WITH its sign,
  *         d = max / -8, id = d ? 1/d : 0,
  *         q = MIN(15, (int8_t)(x * id + 8.5f)) (truncation toward zero),
@@ -73,6 +74,16 @@ static void q8_0_to_float(const void *src, float *dst, int64_t n) {
     for (int j = 0; j < NB_QK8_0; j++) dst[b * NB_QK8_0 + j] = blk.qs[j] * d;
   }
 }
+/* roundf(v) as an integer (halves away from zero), for |v| < 2^31,
+ * without a libm call: v - trunc(v) is exact in float. */
+static inline int32_t round_half_away(float v) {
+  int32_t i = (int32_t)v; /* truncates toward zero */
+  const float f = v - (float)i;
+  if (f >= 0.5f) i++;
+  else if (f <= -0.5f) i--;
+  return i;
+}
+
 static void q8_0_from_float(const float *src, void *dst, int64_t n) {
   unsigned char *p = dst;
   for (int64_t b = 0; b < n / NB_QK8_0; b++) {
@@ -87,11 +98,12 @@ static void q8_0_from_float(const float *src, void *dst, int64_t n) {
     nb__block_q8_0 blk;
     blk.d = nb__f32_to_f16(d);
     for (int j = 0; j < NB_QK8_0; j++) {
-      /* roundf(x*id) is within [-127, 127] for finite input; the clamp
-       * only gives inf/nan input (undefined in ggml) a defined result. */
-      float q = roundf(x[j] * id);
-      q = q > 127.0f ? 127.0f : q < -127.0f ? -127.0f : q;
-      blk.qs[j] = (int8_t)(q == q ? q : 0.0f);
+      /* x*id is within [-127, 127] (up to rounding) for finite input, so
+       * the clamp changes nothing there; it only gives inf/nan input
+       * (undefined in ggml) a defined result. */
+      float v = x[j] * id;
+      v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+      blk.qs[j] = (int8_t)(v == v ? round_half_away(v) : 0);
     }
     memcpy(p + b * (int64_t)sizeof blk, &blk, sizeof blk);
   }

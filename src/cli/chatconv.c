@@ -235,6 +235,24 @@ int nb_conv_turn(nb_conv *c) {
   int rc = render(c, &err);
   if (rc) goto fail;
 
+  /* A turn that cannot fit even alone (with the prefix) is refused. */
+  {
+    nb_toks alone = {0};
+    rc = nb_tpl_prefix(&c->tpl, c->sys, &alone, &err);
+    if (rc == 0) rc = nb_tpl_user(&c->tpl, c->sys, t->user, true, &alone, &err);
+    int32_t n_alone = alone.n;
+    nb_toks_free(&alone);
+    if (rc) goto fail;
+    if (n_alone + 1 > n_ctx) {
+      notice(c, "turn refused: it is %d tokens (with the system prompt) and "
+                "the context holds %d; use a larger -c or a shorter message",
+             n_alone, n_ctx);
+      pop_turn(c);
+      c->last_stop = NB_STOP_REFUSED;
+      return 0;
+    }
+  }
+
   if (c->want.n + reserve > n_ctx) {
     if (c->policy == NB_CTX_STOP) {
       notice(c, "context full: the conversation plus this turn is %d tokens, "
@@ -250,16 +268,9 @@ int nb_conv_turn(nb_conv *c) {
     int32_t dropped_tokens = 0;
     int dropped = drop_oldest(c, reserve, &dropped_tokens, &err);
     if (dropped < 0) goto fail;
-    if (c->want.n + 1 > n_ctx) {
+    if (c->want.n + 1 > n_ctx) { /* cannot happen: checked alone above */
       c->first = first0;
       c->n_dropped_turns = dropped0;
-      nb_toks tmp = {0};
-      int32_t own = 0;
-      if (nb_tpl_user(&c->tpl, c->sys, t->user, true, &tmp, &err) == 0)
-        own = tmp.n;
-      nb_toks_free(&tmp);
-      notice(c, "turn refused: it is %d tokens and the context holds %d "
-                "(use a larger -c or a shorter message)", own, n_ctx);
       pop_turn(c);
       c->last_stop = NB_STOP_REFUSED;
       return 0;

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "gen.h"
+#include "runfile.h"
 
 static const char usage_text[] =
     "usage: nibble run [options] (-p TEXT | -f FILE)\n"
@@ -156,6 +157,8 @@ static void write_out(void *ud, const char *s, size_t n) {
 }
 
 int nb_cli_run(int argc, char **argv) {
+  /* -f PROMPTS: a batch of prompts, one record each (runfile.c). */
+  if (nb_cli_run_has_file(argc, argv)) return nb_cli_run_file(argc, argv);
   run_args a;
   memset(&a, 0, sizeof a);
   a.model = "models/stories260K.gguf";

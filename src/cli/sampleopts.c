@@ -19,7 +19,8 @@ const char nb_gen_opts_help[] =
     "  --temp T             temperature (0: greedy)\n"
     "  --top-k K  --top-p P  --min-p P\n"
     "  --repeat-penalty R  --repeat-last-n N\n"
-    "  --act f16|f32|q8     activation precision\n";
+    "  --act f16|f32|q8     activation precision\n"
+    "  --kernels NAME       scalar|avx2|avx512|neon (default: best here)\n";
 
 void nb_gen_opts_default(nb_gen_opts *o, int32_t n_predict) {
   memset(o, 0, sizeof *o);
@@ -64,7 +65,8 @@ int nb_gen_opts_parse(nb_gen_opts *o, int argc, char **argv, int *i,
   static const char *const with_value[] = {
       "-m", "--model", "-sys", "--system", "-n", "--n-predict", "-c",
       "--ctx-size", "-t", "--threads", "-s", "--seed", "--temp", "--top-k",
-      "--top-p", "--min-p", "--repeat-penalty", "--repeat-last-n", "--act"};
+      "--top-p", "--min-p", "--repeat-penalty", "--repeat-last-n", "--act",
+      "--kernels"};
   bool known = false;
   for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
     if (strcmp(f, with_value[k]) == 0) known = true;
@@ -94,6 +96,7 @@ int nb_gen_opts_parse(nb_gen_opts *o, int argc, char **argv, int *i,
     ok = nb_parse_f32(v, 0, 100, &o->sp.repeat_penalty);
   else if (!strcmp(f, "--repeat-last-n"))
     ok = nb_parse_i32(v, 0, 1 << 24, &o->sp.repeat_last_n);
+  else if (!strcmp(f, "--kernels")) o->cp.kernels = v;
   else if (!strcmp(f, "--act")) {
     int a = nb_act_from_name(v);
     ok = a >= 0;

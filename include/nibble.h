@@ -239,6 +239,9 @@ typedef struct nb_quant_params {
                               is Q4_0, else target) */
   int embd_type;           /* token_embd.weight: -1 = default (target) */
   uint32_t fallback_type;  /* rows not a multiple of the block: F16 */
+  int32_t n_threads;       /* rows are converted in parallel: 0 = physical
+                              cores; the output and report do not depend
+                              on it */
 } nb_quant_params;
 
 void nb_quant_params_default(nb_quant_params *p, uint32_t type);

@@ -309,6 +309,40 @@ START_TEST(test_policy_and_requantize) {
 }
 END_TEST
 
+/* The thread count changes neither the file nor the report. */
+START_TEST(test_threads_invariant) {
+  const int32_t nths[] = {1, 3};
+  reports rs[2];
+  char *files[2];
+  size_t lens[2];
+  for (int k = 0; k < 2; k++) {
+    char name[32];
+    snprintf(name, sizeof name, "thr%d.gguf", nths[k]);
+    const char *out = nbt_tmp(name);
+    nb_quant_params p;
+    nb_quant_params_default(&p, NB_TYPE_Q4_0);
+    p.n_threads = nths[k];
+    memset(&rs[k], 0, sizeof rs[k]);
+    nb_err e;
+    ck_assert_int_eq(nb_quantize_file(nbt_shared(F32_GGUF), out, &p, collect,
+                                      &rs[k], &e), 0);
+    files[k] = nbt_read_file(out, &lens[k]);
+    ck_assert_ptr_nonnull(files[k]);
+  }
+  ck_assert_uint_eq(lens[0], lens[1]);
+  ck_assert_int_eq(memcmp(files[0], files[1], lens[0]), 0);
+  ck_assert_int_eq(rs[0].n, rs[1].n);
+  for (int i = 0; i < rs[0].n; i++) {
+    ck_assert(rs[0].r[i].rmse == rs[1].r[i].rmse);
+    ck_assert(rs[0].r[i].max_abs_err == rs[1].r[i].max_abs_err);
+    ck_assert(rs[0].r[i].snr_db == rs[1].r[i].snr_db ||
+              (isinf(rs[0].r[i].snr_db) && isinf(rs[1].r[i].snr_db)));
+  }
+  nb_free(files[0]);
+  nb_free(files[1]);
+}
+END_TEST
+
 /* A small hand-built file with a non-default alignment and a non-llama
  * layout: the quantizer keeps the alignment, works on any GGUF. */
 START_TEST(test_alignment_kept) {
@@ -487,6 +521,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_acceptance_q4_0);
   tcase_add_test(tc, test_float_targets);
   tcase_add_test(tc, test_policy_and_requantize);
+  tcase_add_test(tc, test_threads_invariant);
   tcase_add_test(tc, test_alignment_kept);
   tcase_add_test(tc, test_errors_leave_no_file);
   tcase_add_test(tc, test_cli);

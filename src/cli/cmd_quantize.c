@@ -1,6 +1,6 @@
 /*
  * cmd_quantize.c: `nibble quantize IN.gguf OUT.gguf TYPE [--output-type T]
- * [--embd-type T] [--quiet]`.
+ * [--embd-type T] [-t N] [--quiet]`.
  *
  * stdout: one report line per tensor (as it is done), then the totals line;
  * with --quiet only the totals line. stderr: a progress bar when stderr is
@@ -10,6 +10,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +25,8 @@ static void usage(FILE *f) {
           "  --output-type T    type of output.weight (default: q8_0 when TYPE\n"
           "                     is q4_0, as llama.cpp does; else TYPE)\n"
           "  --embd-type T      type of token_embd.weight (default: TYPE)\n"
+          "  -t N               threads (default: physical cores; the output\n"
+          "                     does not depend on it)\n"
           "  --quiet            print only the totals line\n"
           "Norm vectors stay as they are (f32). A matrix whose rows are not a\n"
           "multiple of the type's block (32) falls back to f16 (marked *).\n");
@@ -111,6 +114,7 @@ int nb_cli_quantize(int argc, char **argv) {
   const char *pos[3];
   int n_pos = 0;
   const char *out_type_s = NULL, *embd_type_s = NULL;
+  int32_t n_threads = 0;
   qstate st;
   memset(&st, 0, sizeof st);
   for (int i = 1; i < argc; i++) {
@@ -120,6 +124,16 @@ int nb_cli_quantize(int argc, char **argv) {
       return 0;
     } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
       st.quiet = true;
+    } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+      char *end = NULL;
+      long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
+      if (i + 1 >= argc || *end != '\0' || v < 1 || v > 1024) {
+        fprintf(stderr, "nibble quantize: %s needs a thread count 1..1024\n",
+                a);
+        return 2;
+      }
+      n_threads = (int32_t)v;
+      i++;
     } else if (!strcmp(a, "--output-type") || !strcmp(a, "--embd-type")) {
       if (i + 1 >= argc) {
         fprintf(stderr, "nibble quantize: %s needs a type\n", a);
@@ -152,6 +166,7 @@ int nb_cli_quantize(int argc, char **argv) {
   if (parse_type(pos[2], "TYPE", &type)) return 1;
   nb_quant_params p;
   nb_quant_params_default(&p, (uint32_t)type);
+  p.n_threads = n_threads;
   if (out_type_s && parse_type(out_type_s, "--output-type", &p.output_type))
     return 1;
   if (embd_type_s && parse_type(embd_type_s, "--embd-type", &p.embd_type))

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "nb_internal.h"
+#include "sys/pool.h"
 #include "types.h"
 
 /* llama.cpp's LLAMA_FTYPE_* ("mostly X") for a target type. */
@@ -47,6 +48,7 @@ void nb_quant_params_default(nb_quant_params *p, uint32_t type) {
   p->output_type = -1;
   p->embd_type = -1;
   p->fallback_type = NB_TYPE_F16;
+  p->n_threads = 0;
 }
 
 /* Tensor name (borrowed, not NUL-terminated) compared with a C string. */
@@ -116,36 +118,77 @@ static uint64_t tensor_rows(const nb_tensor_info *t) {
   return t->ne[0] > 0 ? rows : 0;
 }
 
-/* Converts tensor t (rows of ne[0] elements) to `type` into dst, filling
- * the error statistics of r. Scratch: three row buffers of ne[0] floats
- * (src, back) and one byte row. */
-static void convert_rows(const nb_tensor_info *t, uint32_t type,
-                         unsigned char *dst, float *src, float *back,
-                         nb_quant_report *r) {
-  const nb__type_traits *in = nb__type_traits_get(t->type);
-  const nb__type_traits *out = nb__type_traits_get(type);
-  const int64_t k = t->ne[0];
-  const size_t in_rb = nb_type_row_bytes(t->type, k);
-  const int64_t rows = (int64_t)tensor_rows(t);
-  const size_t out_rb = nb_type_row_bytes(type, k);
-  double se = 0, sx = 0, maxe = 0;
-  for (int64_t i = 0; i < rows; i++) {
-    in->to_float((const unsigned char *)t->data + (size_t)i * in_rb, src, k);
-    unsigned char *o = dst + (size_t)i * out_rb;
-    out->from_float(src, o, k);
-    out->to_float(o, back, k);
-    for (int64_t j = 0; j < k; j++) {
-      const double x = src[j];
-      const double e = (double)back[j] - x;
-      se += e * e;
+/* One tensor's conversion, split by rows across the pool. Per-row error
+ * sums are kept per row and added up in row order afterwards, so the
+ * report is the same for any thread count. */
+typedef struct conv_job {
+  const nb_tensor_info *t;
+  const nb__type_traits *in, *out;
+  unsigned char *dst;       /* (rows, out row bytes) */
+  float *scratch;           /* (nth, 2, k): source row, dequantized row */
+  double *row_stats;        /* (rows, 3): sum err^2, sum x^2, max |err| */
+  int64_t k, rows;
+  size_t in_rb, out_rb;
+} conv_job;
+
+static void conv_task(void *arg, int32_t ith, int32_t nth) {
+  conv_job *j = arg;
+  int64_t b, e;
+  nb__split(j->rows, ith, nth, 1, &b, &e);
+  float *src = j->scratch + (size_t)ith * 2 * (size_t)j->k; /* (k) */
+  float *back = src + j->k;                                  /* (k) */
+  for (int64_t i = b; i < e; i++) {
+    j->in->to_float((const unsigned char *)j->t->data + (size_t)i * j->in_rb,
+                    src, j->k);
+    unsigned char *o = j->dst + (size_t)i * j->out_rb;
+    j->out->from_float(src, o, j->k);
+    j->out->to_float(o, back, j->k);
+    double se = 0, sx = 0, maxe = 0;
+    for (int64_t c = 0; c < j->k; c++) {
+      const double x = src[c];
+      const double d = (double)back[c] - x;
+      se += d * d;
       sx += x * x;
-      if (fabs(e) > maxe || e != e) maxe = fabs(e);
+      if (fabs(d) > maxe || d != d) maxe = fabs(d);
     }
+    j->row_stats[3 * i] = se;
+    j->row_stats[3 * i + 1] = sx;
+    j->row_stats[3 * i + 2] = maxe;
   }
-  const double n = (double)rows * (double)k;
+}
+
+/* Converts tensor t to `type` into dst (rows x out row bytes) and fills the
+ * error statistics of r. scratch: (nth, 2, >= ne[0]) floats. */
+static int convert_tensor(nb__pool *pool, const nb_tensor_info *t,
+                          uint32_t type, unsigned char *dst, float *scratch,
+                          nb_quant_report *r, nb_err *err) {
+  conv_job j;
+  j.t = t;
+  j.in = nb__type_traits_get(t->type);
+  j.out = nb__type_traits_get(type);
+  j.dst = dst;
+  j.scratch = scratch;
+  j.k = t->ne[0];
+  j.rows = (int64_t)tensor_rows(t);
+  j.in_rb = nb_type_row_bytes(t->type, j.k);
+  j.out_rb = nb_type_row_bytes(type, j.k);
+  j.row_stats = nb_malloc((size_t)(j.rows > 0 ? j.rows : 1) * 3 * sizeof(double));
+  if (!j.row_stats)
+    return nb__err(err, NB_ENOMEM, "tensor %s: out of memory", r->name);
+  nb__pool_run(pool, conv_task, &j);
+  double se = 0, sx = 0, maxe = 0;
+  for (int64_t i = 0; i < j.rows; i++) {
+    se += j.row_stats[3 * i];
+    sx += j.row_stats[3 * i + 1];
+    const double m = j.row_stats[3 * i + 2];
+    if (m > maxe || m != m) maxe = m;
+  }
+  nb_free(j.row_stats);
+  const double n = (double)j.rows * (double)j.k;
   r->rmse = n > 0 ? sqrt(se / n) : 0.0;
   r->max_abs_err = maxe;
   r->snr_db = se > 0 ? 10.0 * log10(sx / se) : INFINITY;
+  return NB_OK;
 }
 
 int nb_quantize_file(const char *in_path, const char *out_path,
@@ -156,7 +199,8 @@ int nb_quantize_file(const char *in_path, const char *out_path,
   nb_gguf_writer *w = NULL;
   qtensor *qt = NULL;
   int64_t n_t = 0;
-  float *src = NULL, *back = NULL; /* (max ne[0]) row scratch */
+  nb__pool *pool = NULL;
+  float *scratch = NULL; /* (nth, 2, max ne[0]) row scratch */
 
   if (!in_path || !out_path || !p)
     return nb__err(err, NB_EINVAL, "quantize: NULL argument");
@@ -201,9 +245,12 @@ int nb_quantize_file(const char *in_path, const char *out_path,
   for (int64_t i = 0; i < n_t; i++)
     max_k = NB__MAX(max_k, nb_gguf_tensor(g, i)->ne[0]);
   qt = nb_calloc((size_t)(n_t > 0 ? n_t : 1), sizeof *qt);
-  src = nb_malloc((size_t)max_k * sizeof(float));
-  back = nb_malloc((size_t)max_k * sizeof(float));
-  if (!qt || !src || !back) {
+  const int32_t nth =
+      p->n_threads > 0 ? p->n_threads : NB__MAX(1, nb_cpu_physical_cores());
+  if ((rc = nb__pool_new(&pool, nth, err)) < 0) goto done;
+  scratch = nb_malloc((size_t)nb__pool_size(pool) * 2 * (size_t)max_k *
+                      sizeof(float));
+  if (!qt || !scratch) {
     rc = nb__err(err, NB_ENOMEM, "quantize: out of memory for %lld tensors",
                  (long long)n_t);
     goto done;
@@ -275,7 +322,8 @@ int nb_quantize_file(const char *in_path, const char *out_path,
                      (unsigned long long)nbytes);
         goto done;
       }
-      convert_rows(t, type, q->owned, src, back, &r);
+      if ((rc = convert_tensor(pool, t, type, q->owned, scratch, &r, err)) < 0)
+        goto done;
       r.new_bytes = nbytes;
       data = q->owned;
     }
@@ -296,8 +344,8 @@ done:
     }
     nb_free(qt);
   }
-  nb_free(src);
-  nb_free(back);
+  nb_free(scratch);
+  nb__pool_free(pool);
   nb_gguf_writer_free(w);
   nb_gguf_close(g);
   return rc;

@@ -26,7 +26,6 @@
  * allocates nothing.
  */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "nb_internal.h"
@@ -220,13 +219,51 @@ static void penalise(nb_sampler *s, const float *logits) {
   }
 }
 
-/* Larger value first; equal values by lower id (a total order, so the
- * result of qsort is fully determined). */
+/* Larger value first; equal values by lower id (a total order, so every
+ * selection below is fully determined). */
 static int cand_cmp(const void *a, const void *b) {
   const cand *x = a, *y = b;
   if (x->v > y->v) return -1;
   if (x->v < y->v) return 1;
   return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Heap order for top_m: the root is the WORST of the kept (so the heap
+ * compares with cand_cmp reversed). */
+static void sift_down(cand *h, int32_t m, int32_t i) {
+  for (;;) {
+    int32_t l = 2 * i + 1, r = l + 1, w = i;
+    if (l < m && cand_cmp(&h[l], &h[w]) > 0) w = l;
+    if (r < m && cand_cmp(&h[r], &h[w]) > 0) w = r;
+    if (w == i) return;
+    cand t = h[i];
+    h[i] = h[w];
+    h[w] = t;
+    i = w;
+  }
+}
+
+/* Rearranges c[0..n) so that c[0..m) holds the m best candidates in
+ * cand_cmp order (the rest stay in c[m..n), in some order): a bounded heap,
+ * O(n log m), instead of sorting the whole vocabulary. */
+static void top_m(cand *c, int32_t n, int32_t m) {
+  for (int32_t i = m / 2 - 1; i >= 0; i--) sift_down(c, m, i);
+  for (int32_t i = m; i < n; i++) {
+    if (cand_cmp(&c[i], &c[0]) < 0) {
+      cand t = c[0];
+      c[0] = c[i];
+      c[i] = t;
+      sift_down(c, m, 0);
+    }
+  }
+  /* heapsort the kept ones in place: the worst goes to the end first
+   * (no qsort: glibc's may allocate, and sampling allocates nothing) */
+  for (int32_t end = m - 1; end > 0; end--) {
+    cand t = c[0];
+    c[0] = c[end];
+    c[end] = t;
+    sift_down(c, end, 0);
+  }
 }
 
 int32_t nb_sampler_sample(nb_sampler *s, const float *logits) {
@@ -250,7 +287,7 @@ int32_t nb_sampler_sample(nb_sampler *s, const float *logits) {
   }
   bool sorted = false;
   if (s->p.top_k > 0 && s->p.top_k < nc) {
-    qsort(c, (size_t)nc, sizeof *c, cand_cmp);
+    top_m(c, nc, s->p.top_k);
     sorted = true;
     nc = s->p.top_k;
   }
@@ -273,17 +310,24 @@ int32_t nb_sampler_sample(nb_sampler *s, const float *logits) {
   }
   /* top-p: smallest prefix (by probability) reaching top_p */
   if (s->p.top_p < 1.0f && nc > 1) {
-    if (!sorted) qsort(c, (size_t)nc, sizeof *c, cand_cmp);
-    double cum = 0.0;
-    int32_t keep = nc;
-    for (int32_t i = 0; i < nc; i++) {
-      cum += c[i].v;
-      if (cum >= s->p.top_p) {
-        keep = i + 1;
-        break;
+    /* Sort only as much as needed: the best m, doubling m until their
+     * mass reaches top_p (usually a few hundred tokens at most). */
+    int32_t m = sorted ? nc : NB__MIN(nc, 256);
+    int32_t keep = -1;
+    for (;;) {
+      if (!sorted) top_m(c, nc, m);
+      double cum = 0.0;
+      for (int32_t i = 0; i < m; i++) {
+        cum += c[i].v;
+        if (cum >= s->p.top_p) {
+          keep = i + 1;
+          break;
+        }
       }
+      if (keep > 0 || m == nc) break;
+      m = nc - m > m ? 2 * m : nc;
     }
-    nc = keep;
+    nc = keep > 0 ? keep : nc;
   }
   /* min-p: relative to the most probable token (which always stays) */
   if (s->p.min_p > 0.0f) {

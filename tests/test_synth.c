@@ -1,0 +1,289 @@
+/* test_synth.c: tools/nb-synth writes GGUF files that our reader, model
+ * binder and tokenizer accept, with llama.cpp's tensor names, shapes and
+ * types, N(0, std^2) weights and unit norms, the same bytes for the same
+ * seed whatever the thread count, and a vocabulary (built in, or copied
+ * from another GGUF). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "nb_internal.h"
+#include "testutil.h"
+#include "types.h"
+
+/* Runs nb-synth with `args`; returns its exit status. */
+static int synth(const char *args) {
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "'%s' -q %s", nbt_build("tools/nb-synth"), args);
+  int st = system(cmd);
+  ck_assert_msg(st != -1 && WIFEXITED(st), "cannot run: %s", cmd);
+  return WEXITSTATUS(st);
+}
+
+#define SMALL "--dim 128 --ffn 352 --layers 2 --heads 4 --kv-heads 2 " \
+              "--vocab 400 --ctx 256"
+
+static bool files_equal(const char *a, const char *b) {
+  size_t na, nb;
+  char *x = nbt_read_file(a, &na), *y = nbt_read_file(b, &nb);
+  ck_assert_ptr_nonnull(x);
+  ck_assert_ptr_nonnull(y);
+  bool eq = na == nb && memcmp(x, y, na) == 0;
+  nb_free(x);
+  nb_free(y);
+  return eq;
+}
+
+static const nb_tensor_info *tensor(const nb_gguf *g, const char *name) {
+  int64_t i = nb_gguf_find_tensor(g, name);
+  ck_assert_msg(i >= 0, "no tensor %s", name);
+  return nb_gguf_tensor(g, i);
+}
+
+static void check_tensor(const nb_gguf *g, const char *name, uint32_t n_dims,
+                         int64_t ne0, int64_t ne1, uint32_t type) {
+  const nb_tensor_info *t = tensor(g, name);
+  ck_assert_msg(t->n_dims == n_dims && t->ne[0] == ne0 && t->ne[1] == ne1 &&
+                    t->type == type,
+                "%s: %u dims %lld x %lld %s", name, t->n_dims,
+                (long long)t->ne[0], (long long)t->ne[1],
+                nb_type_name(t->type));
+}
+
+static int64_t key_int(const nb_gguf *g, const char *key) {
+  int64_t v;
+  nb_err e;
+  ck_assert_msg(nb_gguf_get_int(g, key, &v, &e) == 0, "%s", e.msg);
+  return v;
+}
+
+/* Shapes, types and keys of a q4_0 file of a small custom shape. */
+START_TEST(test_layout_q4_0) {
+  const char *path = nbt_tmp("small-q4_0.gguf");
+  char args[512];
+  snprintf(args, sizeof args, SMALL " --type q4_0 -t 2 -o '%s'", path);
+  ck_assert_int_eq(synth(args), 0);
+  nb_gguf *g = NULL;
+  nb_err e;
+  ck_assert_msg(nb_gguf_open(&g, path, &e) == 0, "%s", e.msg);
+  ck_assert_int_eq(nb_gguf_version(g), 3);
+  ck_assert_int_eq(nb_gguf_n_tensors(g), 3 + 9 * 2);
+  nb_str arch;
+  ck_assert_int_eq(nb_gguf_get_str(g, "general.architecture", &arch, &e), 0);
+  ck_assert(arch.len == 5 && !memcmp(arch.data, "llama", 5));
+  ck_assert_int_eq(key_int(g, "llama.embedding_length"), 128);
+  ck_assert_int_eq(key_int(g, "llama.feed_forward_length"), 352);
+  ck_assert_int_eq(key_int(g, "llama.block_count"), 2);
+  ck_assert_int_eq(key_int(g, "llama.attention.head_count"), 4);
+  ck_assert_int_eq(key_int(g, "llama.attention.head_count_kv"), 2);
+  ck_assert_int_eq(key_int(g, "llama.context_length"), 256);
+  ck_assert_int_eq(key_int(g, "llama.rope.dimension_count"), 32);
+  ck_assert_int_eq(key_int(g, "general.file_type"), 2);
+  ck_assert_uint_eq(nb_gguf_arr_len(g, nb_gguf_find_key(
+                                           g, "tokenizer.ggml.tokens")),
+                    400);
+
+  const uint32_t q4 = NB_TYPE_Q4_0, q8 = NB_TYPE_Q8_0, f32 = NB_TYPE_F32;
+  check_tensor(g, "token_embd.weight", 2, 128, 400, q4);
+  check_tensor(g, "output.weight", 2, 128, 400, q8); /* as llama.cpp */
+  check_tensor(g, "output_norm.weight", 1, 128, 1, f32);
+  for (int l = 0; l < 2; l++) {
+    char n[64];
+#define T(x) (snprintf(n, sizeof n, "blk.%d." x, l), n)
+    check_tensor(g, T("attn_norm.weight"), 1, 128, 1, f32);
+    check_tensor(g, T("ffn_norm.weight"), 1, 128, 1, f32);
+    check_tensor(g, T("attn_q.weight"), 2, 128, 128, q4);
+    check_tensor(g, T("attn_k.weight"), 2, 128, 64, q4);
+    check_tensor(g, T("attn_v.weight"), 2, 128, 64, q4);
+    check_tensor(g, T("attn_output.weight"), 2, 128, 128, q4);
+    check_tensor(g, T("ffn_gate.weight"), 2, 128, 352, q4);
+    check_tensor(g, T("ffn_up.weight"), 2, 128, 352, q4);
+    check_tensor(g, T("ffn_down.weight"), 2, 352, 128, q4);
+#undef T
+  }
+  nb_gguf_close(g);
+
+  nb_model *m = NULL;
+  ck_assert_msg(nb_model_load(&m, path, &e) == 0, "%s", e.msg);
+  const nb_hparams *hp = nb_model_hparams(m);
+  ck_assert_int_eq(hp->n_vocab, 400);
+  ck_assert_int_eq(hp->head_dim, 32);
+  ck_assert(!hp->tied_output);
+  /* 2 * 128 * 400 + 2 * (2 * 128 * 128 + 2 * 128 * 64 + 3 * 128 * 352 +
+   * 2 * 128) + 128 */
+  ck_assert_uint_eq(nb_model_n_params(m),
+                    2ull * 128 * 400 +
+                        2ull * (2 * 128 * 128 + 2 * 128 * 64 + 3 * 128 * 352 +
+                                2 * 128) +
+                        128);
+  nb_model_free(m);
+}
+END_TEST
+
+/* F16 weights: every tensor's values have mean ~0 and std ~0.02 (the
+ * normal generator), norms are exactly 1. */
+START_TEST(test_values_f16) {
+  const char *path = nbt_tmp("small-f16.gguf");
+  char args[512];
+  snprintf(args, sizeof args, SMALL " --type f16 -o '%s'", path);
+  ck_assert_int_eq(synth(args), 0);
+  nb_gguf *g = NULL;
+  nb_err e;
+  ck_assert_msg(nb_gguf_open(&g, path, &e) == 0, "%s", e.msg);
+  for (int64_t i = 0; i < nb_gguf_n_tensors(g); i++) {
+    const nb_tensor_info *t = nb_gguf_tensor(g, i);
+    int64_t n = t->ne[0] * t->ne[1];
+    float *x = nb_malloc((size_t)n * sizeof *x);
+    const nb__type_traits *tt = nb__type_traits_get(t->type);
+    tt->to_float(t->data, x, n);
+    if (t->type == NB_TYPE_F32) {
+      for (int64_t j = 0; j < n; j++) ck_assert(x[j] == 1.0f);
+    } else {
+      ck_assert_uint_eq(t->type, NB_TYPE_F16);
+      double s = 0, s2 = 0, mx = 0;
+      for (int64_t j = 0; j < n; j++) {
+        s += x[j];
+        s2 += (double)x[j] * x[j];
+        mx = fmax(mx, fabs(x[j]));
+      }
+      double mean = s / n, sd = sqrt(s2 / n - mean * mean);
+      /* n >= 8192: the sample sd is within ~1.5% of 0.02 (5 sigma), the
+       * mean within 5 sigma of 0. */
+      ck_assert_msg(fabs(sd - 0.02) < 0.02 * 0.04, "%.*s: sd %g",
+                    (int)t->name.len, t->name.data, sd);
+      ck_assert_msg(fabs(mean) < 5 * 0.02 / sqrt((double)n), "mean %g", mean);
+      ck_assert_msg(mx < 0.02 * 7, "max %g", mx);
+      ck_assert_msg(mx > 0.02 * 3, "max %g", mx); /* tails exist */
+    }
+    nb_free(x);
+  }
+  /* Rows differ from each other (each row has its own stream). */
+  const nb_tensor_info *q = tensor(g, "blk.0.attn_q.weight");
+  ck_assert(memcmp(q->data, (const char *)q->data + 256, 256) != 0);
+  nb_gguf_close(g);
+}
+END_TEST
+
+/* Same seed: same bytes with 1 and 3 threads; another seed: other bytes. */
+START_TEST(test_deterministic) {
+  const char *a = nbt_tmp("det-a.gguf"), *b = nbt_tmp("det-b.gguf"),
+             *c = nbt_tmp("det-c.gguf");
+  char args[512];
+  snprintf(args, sizeof args, SMALL " --type q8_0 --seed 7 -t 1 -o '%s'", a);
+  ck_assert_int_eq(synth(args), 0);
+  snprintf(args, sizeof args, SMALL " --type q8_0 --seed 7 -t 3 -o '%s'", b);
+  ck_assert_int_eq(synth(args), 0);
+  snprintf(args, sizeof args, SMALL " --type q8_0 --seed 8 -t 2 -o '%s'", c);
+  ck_assert_int_eq(synth(args), 0);
+  ck_assert(files_equal(a, b));
+  ck_assert(!files_equal(a, c));
+}
+END_TEST
+
+/* The built-in vocabulary loads as a tokenizer and round-trips text; with
+ * --vocab-from the 32000-token llama vocabulary is copied verbatim. */
+START_TEST(test_vocab) {
+  const char *path = nbt_tmp("vocab-builtin.gguf");
+  char args[1024];
+  snprintf(args, sizeof args, SMALL " --type q8_0 -o '%s'", path);
+  ck_assert_int_eq(synth(args), 0);
+  nb_gguf *g = NULL;
+  nb_tokenizer *tk = NULL;
+  nb_err e;
+  ck_assert_msg(nb_gguf_open(&g, path, &e) == 0, "%s", e.msg);
+  ck_assert_msg(nb_tokenizer_from_gguf(&tk, g, &e) == 0, "%s", e.msg);
+  ck_assert_int_eq(nb_tokenizer_n_vocab(tk), 400);
+  ck_assert_int_eq(nb_tokenizer_bos(tk), 1);
+  ck_assert_int_eq(nb_tokenizer_eos(tk), 2);
+  const char *text = "hello there, Zebra 42!";
+  int32_t *ids = NULL, n = 0;
+  ck_assert_int_eq(nb_tokenize(tk, text, strlen(text), true, &ids, &n, &e), 0);
+  ck_assert_int_gt(n, 2);
+  ck_assert_int_eq(ids[0], 1);
+  char *back = NULL;
+  size_t len = 0;
+  ck_assert_int_eq(nb_detokenize(tk, ids + 1, n - 1, &back, &len, &e), 0);
+  ck_assert_str_eq(back, text);
+  nb_free(back);
+  nb_free(ids);
+  nb_tokenizer_free(tk);
+  nb_gguf_close(g);
+
+  const char *ref = nbt_shared("golden/ggml-vocab-llama-spm.gguf");
+  const char *p2 = nbt_tmp("vocab-copied.gguf");
+  snprintf(args, sizeof args,
+           "--dim 64 --ffn 96 --layers 1 --heads 2 --type f16 "
+           "--vocab-from '%s' -o '%s'",
+           ref, p2);
+  ck_assert_int_eq(synth(args), 0);
+  nb_gguf *r = NULL;
+  ck_assert_msg(nb_gguf_open(&g, p2, &e) == 0, "%s", e.msg);
+  ck_assert_msg(nb_gguf_open(&r, ref, &e) == 0, "%s", e.msg);
+  ck_assert_int_eq(key_int(g, "llama.vocab_size"), 32000);
+  check_tensor(g, "token_embd.weight", 2, 64, 32000, NB_TYPE_F16);
+  for (uint64_t j = 0; j < 32000; j += 97) {
+    nb_str x, y;
+    ck_assert_int_eq(nb_gguf_get_arr_str(g, "tokenizer.ggml.tokens", j, &x,
+                                         &e), 0);
+    ck_assert_int_eq(nb_gguf_get_arr_str(r, "tokenizer.ggml.tokens", j, &y,
+                                         &e), 0);
+    ck_assert(x.len == y.len && !memcmp(x.data, y.data, x.len));
+  }
+  const void *sa, *sb;
+  uint64_t na, nb;
+  ck_assert_int_eq(nb_gguf_get_arr(g, "tokenizer.ggml.scores",
+                                   NB_GGUF_FLOAT32, &sa, &na, &e), 0);
+  ck_assert_int_eq(nb_gguf_get_arr(r, "tokenizer.ggml.scores",
+                                   NB_GGUF_FLOAT32, &sb, &nb, &e), 0);
+  ck_assert(na == nb && !memcmp(sa, sb, 4 * na));
+  ck_assert_int_eq(nb_gguf_get_arr(g, "tokenizer.ggml.token_type",
+                                   NB_GGUF_INT32, &sa, &na, &e), 0);
+  ck_assert_int_eq(nb_gguf_get_arr(r, "tokenizer.ggml.token_type",
+                                   NB_GGUF_INT32, &sb, &nb, &e), 0);
+  ck_assert(na == nb && !memcmp(sa, sb, 4 * na));
+  nb_gguf_close(r);
+  nb_gguf_close(g);
+  nb_model *m = NULL;
+  ck_assert_msg(nb_model_load(&m, p2, &e) == 0, "%s", e.msg);
+  nb_model_free(m);
+}
+END_TEST
+
+/* Bad shapes are refused with exit status 1 or 2 and leave no file. */
+START_TEST(test_bad_shapes) {
+  const char *path = nbt_tmp("bad.gguf");
+  char args[512];
+  struct stat st;
+  const char *bad[] = {
+      "--dim 80 --ffn 352 --layers 1 --heads 4 --type q8_0",  /* dim%32 */
+      "--dim 128 --ffn 352 --layers 1 --heads 3",            /* dim%heads */
+      "--dim 128 --ffn 352 --layers 1 --heads 4 --kv-heads 3",
+      "--dim 128 --ffn 352 --layers 1 --heads 4 --vocab 100", /* < 260 */
+      "--dim 128 --ffn 352 --layers 1 --heads 4 --type q5_k",
+      "--dim 128 --layers 1 --heads 4",                       /* no ffn */
+      "no-such-shape q4_0",
+  };
+  for (size_t i = 0; i < NB__ARRAY_LEN(bad); i++) {
+    snprintf(args, sizeof args, "%s -o '%s'", bad[i], path);
+    int rc = synth(args);
+    ck_assert_msg(rc == 1 || rc == 2, "%s: exit %d", bad[i], rc);
+    ck_assert_msg(stat(path, &st) != 0, "%s: file left behind", bad[i]);
+  }
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("synth");
+  TCase *tc = tcase_create("synth");
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, test_layout_q4_0);
+  tcase_add_test(tc, test_values_f16);
+  tcase_add_test(tc, test_deterministic);
+  tcase_add_test(tc, test_vocab);
+  tcase_add_test(tc, test_bad_shapes);
+  suite_add_tcase(s, tc);
+  return nbt_run_suite(s);
+}

@@ -407,9 +407,13 @@ int nb_detokenize(const nb_tokenizer *t, const int32_t *ids, int32_t n,
                   char **text, size_t *len, nb_err *err);
 
 /* Streaming decoder: feed tokens one by one, get text that never splits a
- * UTF-8 character (byte-fallback pieces accumulate until complete). The
- * leading space of the first piece after BOS is removed, as SentencePiece
- * does. */
+ * UTF-8 character (byte-fallback pieces accumulate until complete; bytes
+ * that can never form a valid character become U+FFFD). Exactly
+ * SentencePiece's DecodeIds, chunked: control tokens (BOS/EOS) print
+ * nothing, and while nothing has been printed since the start (or the last
+ * reset) the next piece loses its leading space (the encoder's dummy
+ * prefix). So push the prompt ids too (BOS first) before the generated
+ * ones, or the first generated word loses its space. */
 typedef struct nb_detok nb_detok;
 int nb_detok_new(nb_detok **out, const nb_tokenizer *t, nb_err *err);
 void nb_detok_free(nb_detok *d);
@@ -431,7 +435,7 @@ typedef struct nb_sampler_params {
   float min_p;           /* 0: off */
   float repeat_penalty;  /* 1: off */
   int32_t repeat_last_n; /* window for the penalty */
-  uint64_t seed;
+  uint64_t seed;         /* default: a fixed constant (reproducible) */
 } nb_sampler_params;
 
 void nb_sampler_params_default(nb_sampler_params *p);
@@ -444,7 +448,9 @@ void nb_sampler_free(nb_sampler *s);
  * only if the seed changed). */
 int nb_sampler_set_params(nb_sampler *s, const nb_sampler_params *p,
                           nb_err *err);
-/* Picks a token from logits (n_vocab floats, not modified). */
+/* Picks a token from logits (n_vocab floats, not modified). NaN logits are
+ * never picked; +inf ones share the probability. Returns NB_EINVAL
+ * (negative) only if every logit is NaN. */
 int32_t nb_sampler_sample(nb_sampler *s, const float *logits);
 /* Records a token in the penalty history (prompt tokens too). */
 void nb_sampler_accept(nb_sampler *s, int32_t id);
@@ -462,8 +468,12 @@ int32_t nb_cpu_physical_cores(void);
  * memory `reps` times; returns bytes/second (median rep) or a negative code. */
 double nb_measure_read_bandwidth(int32_t n_threads, size_t bytes, int reps);
 
-/* Peak resident set size of this process, bytes. */
+/* Peak resident set size of this process, bytes (VmHWM on Linux). */
 uint64_t nb_peak_rss(void);
+/* Resets the peak to the current resident set size (Linux >= 4.0, through
+ * /proc/self/clear_refs); false where that is not possible, and the peak
+ * then stays a whole-process high-water mark. */
+bool nb_peak_rss_reset(void);
 
 #ifdef __cplusplus
 }

@@ -745,7 +745,7 @@ static void cj_free(void *p) { nb_free(p); }
 int nb_cli_chat(int argc, char **argv) {
   app *a = nb_calloc(1, sizeof *a);
   if (a == NULL) return nb_cli_failf("chat", "out of memory");
-  nb_gen_opts_default(&a->o, 256);
+  nb_gen_opts_default(&a->o, -1); /* -1: half the context, at most 256 */
   a->tpl_kind = -1;
   a->policy = NB_CTX_SHIFT;
   int rc = 2;
@@ -810,7 +810,11 @@ int nb_cli_chat(int argc, char **argv) {
   }
   a->conv_ok = true;
   a->conv.policy = a->policy;
-  a->conv.n_predict = a->o.n_predict > 0 ? a->o.n_predict : 256;
+  /* Default reply length: half the context (at most 256), so a reply
+   * never fills the context by itself and the next turn can shift. */
+  int32_t half = nb_ctx_n_ctx(a->ctx) / 2;
+  a->conv.n_predict = a->o.n_predict > 0 ? a->o.n_predict : (half < 256 ? half : 256);
+  if (a->conv.n_predict < 1) a->conv.n_predict = 1;
   if (nb_conv_set_system(&a->conv, a->o.sys) != 0) {
     rc = nb_cli_failf("chat", "out of memory");
     goto out;

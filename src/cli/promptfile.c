@@ -130,7 +130,7 @@ static int next_text(nb_pf_reader *r, nb_err *err) {
   int start = 0;
   r->acc_len = 0;
   while ((n = read_line(r)) >= 0) {
-    if (start == 0 && r->acc_len == 0 && n == 0) continue; /* blank line */
+    if (start == 0 && strspn(r->line, " \t") == (size_t)n) continue; /* blank */
     if (start == 0) start = r->lineno;
     bool cont = n > 0 && r->line[n - 1] == '\\';
     if (acc_add(r, r->line, (size_t)(cont ? n - 1 : n)))

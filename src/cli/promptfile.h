@@ -3,7 +3,8 @@
  * time (memory does not grow with the file).
  *
  *   text   : one prompt per line; a line ending in '\' continues on the next
- *            line (the backslash becomes a newline); blank lines are skipped.
+ *            line (the backslash becomes a newline, so the prompt keeps its
+ *            lines); blank (or all-space) lines are skipped.
  *   blocks : prompts separated by a line that is exactly "---"; the text
  *            between keeps its newlines (trailing blank lines are trimmed).
  *   jsonl  : one JSON object per line: {"id": string|number, "prompt":

@@ -273,10 +273,15 @@ int nb_cli_run_file(int argc, char **argv) {
       snprintf(res.error, sizeof res.error, "%s", err.msg);
     } else if (n_sys + n_ids >= n_ctx) {
       res.n_prompt = n_ids;
-      snprintf(res.error, sizeof res.error,
-               "prompt is %d tokens (%d with the system prompt); the context "
-               "holds %d and needs room for at least one generated token",
-               n_ids, n_sys + n_ids, n_ctx);
+      if (n_sys > 0)
+        snprintf(res.error, sizeof res.error,
+                 "prompt is too long: %d tokens (%d with the system prompt); "
+                 "the context holds %d, including one generated token",
+                 n_ids, n_sys + n_ids, n_ctx);
+      else
+        snprintf(res.error, sizeof res.error,
+                 "prompt is too long: %d tokens; the context holds %d, "
+                 "including one generated token", n_ids, n_ctx);
     } else {
       nb_sampler_params sp = o.sp;
       sp.seed = it->has_seed ? it->seed : base_seed + (uint64_t)index;

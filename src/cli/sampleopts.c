@@ -12,7 +12,8 @@
 const char nb_gen_opts_help[] =
     "  -m FILE              model (GGUF); default models/stories260K.gguf\n"
     "  -sys TEXT            system prompt\n"
-    "  -n N                 tokens to generate per reply\n"
+    "  -n N                 tokens to generate per reply (chat default: half\n"
+    "                       the context, at most 256; run -f default: 256)\n"
     "  -c N                 context size (default: the model's)\n"
     "  -t N                 threads (default: physical cores)\n"
     "  -s, --seed N         random seed (reproducible sampling)\n"
@@ -80,7 +81,7 @@ int nb_gen_opts_parse(nb_gen_opts *o, int argc, char **argv, int *i,
   if (!strcmp(f, "-m") || !strcmp(f, "--model")) o->model = v;
   else if (!strcmp(f, "-sys") || !strcmp(f, "--system")) o->sys = v;
   else if (!strcmp(f, "-n") || !strcmp(f, "--n-predict"))
-    ok = nb_parse_i32(v, 0, 1 << 24, &o->n_predict);
+    ok = nb_parse_i32(v, 1, 1 << 24, &o->n_predict);
   else if (!strcmp(f, "-c") || !strcmp(f, "--ctx-size"))
     ok = nb_parse_i32(v, 0, 1 << 24, &o->cp.n_ctx);
   else if (!strcmp(f, "-t") || !strcmp(f, "--threads"))

@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "../src/cli/gen.h"
+#include "../src/cli/ppl.h"
 #include "nibble.h"
 #include "testutil.h"
 
@@ -443,6 +445,198 @@ START_TEST(test_cancel) {
 }
 END_TEST
 
+/* ------------------------------------------------------ text via nb_gen */
+
+typedef struct sink {
+  char *buf;
+  size_t len, cap;
+  int32_t ids[512];
+  int32_t n_ids;
+} sink;
+
+static void sink_text(void *ud, const char *s, size_t n) {
+  sink *k = ud;
+  if (k->len + n + 1 > k->cap) {
+    k->cap = (k->len + n + 1) * 2;
+    k->buf = nb_realloc(k->buf, k->cap);
+    ck_assert_ptr_nonnull(k->buf);
+  }
+  memcpy(k->buf + k->len, s, n);
+  k->len += n;
+  k->buf[k->len] = '\0';
+}
+
+static void sink_token(void *ud, int32_t id) {
+  sink *k = ud;
+  ck_assert_int_lt(k->n_ids, 512);
+  k->ids[k->n_ids++] = id;
+}
+
+/* What `nibble run --act f32 --temp 0 -p PROMPT -n N` does, in process:
+ * tokenize, echo the prompt through the detokenizer, generate, add "\n".
+ * stdout must equal run.c's byte for byte. */
+START_TEST(test_text_equals_runc_stdout) {
+  for (int which = 0; which < 2; which++) {
+    nb_model *m = load(model_path(which));
+    nb_tokenizer *tok = NULL;
+    nb_err e = {0};
+    ck_assert_msg(nb_tokenizer_from_gguf(&tok, nb_model_gguf(m), &e) == 0, "%s", e.msg);
+    for (int k = 0; k < N_GOLDEN; k++) {
+      golden g;
+      golden_load(&g, golden_stems[k]);
+      int32_t *ids = NULL, n = 0;
+      ck_assert_int_eq(nb_tokenize(tok, g.prompt_text, strlen(g.prompt_text),
+                                   nb_tokenizer_add_bos(tok), &ids, &n, &e), 0);
+      ck_assert_int_eq(first_diff(ids, n, g.prompt, g.n_prompt), -1);
+      nb_ctx *c = ctx_new(m, NB_ACT_F32, 1, 0);
+      nb_sampler_params sp;
+      nb_sampler_params_default(&sp);
+      sp.temp = 0;
+      nb_sampler *smp = NULL;
+      nb_detok *dt = NULL;
+      ck_assert_int_eq(nb_sampler_new(&smp, &sp, 512, &e), 0);
+      ck_assert_int_eq(nb_detok_new(&dt, tok, &e), 0);
+      sink out = {0};
+      for (int32_t i = 0; i < n; i++) {
+        nb_str piece;
+        ck_assert_int_eq(nb_detok_push(dt, ids[i], &piece, &e), 0);
+        sink_text(&out, piece.data, piece.len);
+      }
+      nb_gen gen;
+      nb_gen_init(&gen, c, smp, tok, dt);
+      gen.n_predict = max_gen_of(&g);
+      gen.on_text = sink_text;
+      gen.on_token = sink_token;
+      gen.ud = &out;
+      nb_gen_stats st;
+      ck_assert_int_eq(nb_gen_run(&gen, ids, n, &st, &e), 0);
+      sink_text(&out, "\n", 1);
+      ck_assert_int_eq(first_diff(out.ids, out.n_ids, g.gen, g.n_gen), -1);
+      ck_assert_int_eq(st.n_prompt, n);
+      ck_assert_int_eq(st.n_gen, g.n_gen);
+      /* the little dog n256 ends on BOS, the others on -n */
+      ck_assert_str_eq(nb_gen_stop_name(st.stop), k == 5 ? "eos" : "length");
+      ck_assert_uint_eq(out.len, g.stdout_len);
+      ck_assert_msg(memcmp(out.buf, g.stdout_text, out.len) == 0,
+                    "%s %s: text differs", model_names[which], golden_stems[k]);
+      nb_free(out.buf);
+      nb_free(ids);
+      nb_detok_free(dt);
+      nb_sampler_free(smp);
+      nb_ctx_free(c);
+      nb_free(g.stdout_text);
+    }
+    nb_tokenizer_free(tok);
+    nb_model_free(m);
+  }
+}
+END_TEST
+
+/* The CLI end to end on one golden file (ours), and its refusals. */
+static int run_cli(const char *args, char **out, size_t *len) {
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "%s run %s 2>/dev/null", nbt_build("nibble"), args);
+  FILE *p = popen(cmd, "r");
+  ck_assert_ptr_nonnull(p);
+  size_t cap = 1 << 16;
+  *out = nb_malloc(cap);
+  *len = fread(*out, 1, cap - 1, p);
+  (*out)[*len] = '\0';
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(test_cli_run) {
+  golden g;
+  golden_load(&g, "greedy_the_little_dog_n256");
+  char args[1024];
+  char *out;
+  size_t len;
+  snprintf(args, sizeof args, "-m %s --act f32 --temp 0 -t 1 -n %d -p '%s'", our_f32(),
+           max_gen_of(&g), g.prompt_text);
+  ck_assert_int_eq(run_cli(args, &out, &len), 0);
+  ck_assert_uint_eq(len, g.stdout_len);
+  ck_assert(memcmp(out, g.stdout_text, len) == 0);
+  nb_free(out);
+  /* refusals: a clear message and exit 1, never a crash */
+  static const struct {
+    const char *args;
+    int status; /* 1: failure, 2: usage error */
+  } bad[] = {
+      {"-m /nonexistent.gguf -p hello", 1},
+      {"-m %s -p ''", 1},
+      {"-m %s -c 4 -p 'Once upon a time there was a dog'", 1},
+      {"-m %s -p $'\\xff\\xfe bad'", 1},
+      {"-m %s -n 0 -p hello", 2},
+      {"-m %s --act f8 -p hello", 2},
+      {"-m %s -n 5", 2},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char a2[1024];
+    snprintf(a2, sizeof a2, bad[i].args, our_f32());
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "bash -c \"%s run %s\" >/dev/null 2>&1",
+             nbt_build("nibble"), a2);
+    int st = system(cmd);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == bad[i].status,
+                  "'%s': status %d", a2, st);
+  }
+  nb_free(g.stdout_text);
+}
+END_TEST
+
+/* ---------------------------------------------------------- perplexity */
+
+/* llama.cpp's llama-perplexity on golden/stories-eval.txt (10,175 tokens),
+ * golden/quality-llamacpp.md: "exact" configuration (F32 throughout) F32
+ * model c=128 2.9620 +/- 0.05980, c=256 3.3645 +/- 0.09362; the float64
+ * evaluation of the Q8_0 and Q4_0 files at c=128: 2.9641 and 3.2023. Our
+ * --act f32 reproduces all of them to the printed digit. (Measured, not
+ * asserted: --act f16 gives 2.9621 / 3.3646 for F32, llama.cpp's default
+ * configuration with its F16 KV cache gives 2.9621 / 3.3647; --act q8 gives
+ * Q8_0 2.9656, Q4_0 3.2047 at c=128, llama.cpp 2.9646 / 3.2036.) */
+START_TEST(test_perplexity_matches_llamacpp) {
+  size_t len;
+  char *text = nbt_read_file(nbt_shared("golden/stories-eval.txt"), &len);
+  ck_assert_ptr_nonnull(text);
+  static const struct {
+    int which;
+    int32_t c;
+    double ppl, err;
+  } cases[] = {
+      {1, 128, 2.9620, 0.05980},
+      {1, 256, 3.3645, 0.09362},
+      {2, 128, 2.9641, -1},
+      {3, 128, 3.2023, -1},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    nb_model *m = load(model_path(cases[i].which));
+    nb_tokenizer *tok = NULL;
+    nb_err e = {0};
+    ck_assert_int_eq(nb_tokenizer_from_gguf(&tok, nb_model_gguf(m), &e), 0);
+    int32_t *ids = NULL, n = 0;
+    ck_assert_int_eq(nb_tokenize(tok, text, len, true, &ids, &n, &e), 0);
+    ck_assert_int_eq(n, 10175);
+    nb_ctx *c = ctx_new(m, NB_ACT_F32, 2, cases[i].c);
+    nb_ppl_result r;
+    ck_assert_int_eq(nb_ppl_run(c, 512, nb_tokenizer_bos(tok), ids, n, cases[i].c,
+                                NULL, NULL, &r, &e), 0);
+    printf("perplexity %s c=%d: %.4f +/- %.5f (%d chunks, %lld scored)\n",
+           model_names[cases[i].which], cases[i].c, r.ppl, r.ppl_err, r.n_chunks,
+           (long long)r.n_scored);
+    ck_assert_int_eq(r.n_chunks, n / cases[i].c);
+    ck_assert_int_eq(r.n_scored, (int64_t)r.n_chunks * (cases[i].c / 2 - 1));
+    ck_assert_msg(fabs(r.ppl - cases[i].ppl) < 0.00005, "%.5f", r.ppl);
+    if (cases[i].err > 0) ck_assert(fabs(r.ppl_err - cases[i].err) < 0.000005);
+    nb_ctx_free(c);
+    nb_free(ids);
+    nb_tokenizer_free(tok);
+    nb_model_free(m);
+  }
+  nb_free(text);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("exec");
   TCase *tc = tcase_create("exec");
@@ -454,6 +648,9 @@ int main(void) {
   tcase_add_test(tc, test_threads_bit_identical);
   tcase_add_test(tc, test_ctx_overflow_and_bad_tokens);
   tcase_add_test(tc, test_cancel);
+  tcase_add_test(tc, test_text_equals_runc_stdout);
+  tcase_add_test(tc, test_cli_run);
+  tcase_add_test(tc, test_perplexity_matches_llamacpp);
   suite_add_tcase(s, tc);
   return nbt_run_suite(s);
 }

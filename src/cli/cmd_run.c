@@ -1,10 +1,10 @@
 /*
- * cmd_run.c: `nibble run`: one prompt (-p TEXT, or -f FILE whose whole
- * content is the prompt), text streamed to stdout as tokens arrive, stats
+ * cmd_run.c: `nibble run -p TEXT`: one prompt, text streamed to stdout as tokens arrive, stats
  * on stderr. stdout is the prompt as printed (run.c's convention: BOS
  * prints nothing, the first piece after it loses its leading space), then
  * the generated text, then "\n": byte-identical to llama2.c's run.c for the
- * same model, prompt and greedy decoding.
+ * same model, prompt and greedy decoding. `-f PROMPTS` (a batch of prompts)
+ * is runfile.c's.
  */
 #include <errno.h>
 #include <math.h>
@@ -18,10 +18,10 @@
 #include "runfile.h"
 
 static const char usage_text[] =
-    "usage: nibble run [options] (-p TEXT | -f FILE)\n"
+    "usage: nibble run [options] -p TEXT\n"
+    "       nibble run [options] -f PROMPTS   (a batch of prompts)\n"
     "  -m FILE              model (GGUF); default models/stories260K.gguf\n"
     "  -p TEXT              prompt\n"
-    "  -f FILE              read the prompt from FILE (its whole content)\n"
     "  -n N                 tokens to generate (default 256; stops earlier at\n"
     "                       EOS/BOS or when the context is full)\n"
     "  -c N                 context size (default: the model's)\n"
@@ -62,7 +62,7 @@ static bool parse_u64(const char *s, uint64_t *out) {
 }
 
 typedef struct run_args {
-  const char *model, *prompt, *file;
+  const char *model, *prompt;
   int32_t n_predict;
   nb_ctx_params cp;
   nb_sampler_params sp;
@@ -85,7 +85,6 @@ static int parse_args(run_args *a, int argc, char **argv) {
     bool ok = true;
     if (!strcmp(f, "-m") || !strcmp(f, "--model")) a->model = v;
     else if (!strcmp(f, "-p") || !strcmp(f, "--prompt")) a->prompt = v;
-    else if (!strcmp(f, "-f") || !strcmp(f, "--file")) a->file = v;
     else if (!strcmp(f, "-n") || !strcmp(f, "--n-predict")) ok = parse_i32(v, 1, 1 << 24, &a->n_predict);
     else if (!strcmp(f, "-c") || !strcmp(f, "--ctx-size")) ok = parse_i32(v, 0, 1 << 24, &a->cp.n_ctx);
     else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) ok = parse_i32(v, 0, 512, &a->cp.n_threads);
@@ -110,44 +109,11 @@ static int parse_args(run_args *a, int argc, char **argv) {
       return 2;
     }
   }
-  if ((a->prompt == NULL) == (a->file == NULL)) {
-    nb_cli_failf("run", "give exactly one of -p TEXT or -f FILE (see nibble run -h)");
+  if (a->prompt == NULL) {
+    nb_cli_failf("run", "give a prompt with -p TEXT, or -f PROMPTS (see nibble run -h)");
     return 2;
   }
   return 0;
-}
-
-/* Reads a whole file (OWNED result, NUL-terminated; *len excludes it). */
-static char *read_all(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) return NULL;
-  size_t cap = 4096, n = 0;
-  char *buf = nb_malloc(cap);
-  for (;;) {
-    if (buf == NULL) break;
-    size_t got = fread(buf + n, 1, cap - n - 1, f);
-    n += got;
-    if (got == 0) break;
-    if (cap - n - 1 == 0) {
-      char *nbuf = nb_realloc(buf, cap * 2);
-      if (nbuf == NULL) {
-        nb_free(buf);
-        buf = NULL;
-        break;
-      }
-      buf = nbuf;
-      cap *= 2;
-    }
-  }
-  bool bad = ferror(f);
-  fclose(f);
-  if (buf == NULL || bad) {
-    nb_free(buf);
-    return NULL;
-  }
-  buf[n] = '\0';
-  *len = n;
-  return buf;
 }
 
 static void write_out(void *ud, const char *s, size_t n) {
@@ -172,7 +138,6 @@ int nb_cli_run(int argc, char **argv) {
 
   int ret = 1, rc;
   nb_err e = {0};
-  char *file_text = NULL;
   nb_model *m = NULL;
   nb_tokenizer *tok = NULL;
   nb_ctx *c = NULL;
@@ -182,14 +147,6 @@ int nb_cli_run(int argc, char **argv) {
 
   const char *text = a.prompt;
   size_t text_len = text ? strlen(text) : 0;
-  if (a.file != NULL) {
-    file_text = read_all(a.file, &text_len);
-    if (file_text == NULL) {
-      nb_cli_failf("run", "cannot read prompt file %s: %s", a.file, strerror(errno));
-      goto done;
-    }
-    text = file_text;
-  }
   if (text_len == 0) {
     nb_cli_failf("run", "the prompt is empty");
     goto done;
@@ -255,6 +212,5 @@ done:
   nb_ctx_free(c);
   nb_tokenizer_free(tok);
   nb_model_free(m);
-  nb_free(file_text);
   return ret;
 }

@@ -725,7 +725,7 @@ enum variant {
   V_OK,
   V_SCORES_U8,
   V_SCORES_SHORT,
-  V_TYPES_SHORT,
+  V_TYPES_LONG,
   V_TYPES_F32,
   V_TYPE_BAD,
   V_MODEL_GPT2,
@@ -760,11 +760,12 @@ static int try_variant(const vocab *v, enum variant var, nb_tokenizer **t,
     g_kv_arr(&b, "tokenizer.ggml.token_type", NB_GGUF_FLOAT32, v->scores,
              (uint64_t)v->n, 4);
   } else {
-    int32_t *ty = nb_malloc((size_t)v->n * 4);
+    int32_t *ty = nb_malloc((size_t)(v->n + 1) * 4);
     memcpy(ty, v->types, (size_t)v->n * 4);
+    ty[v->n] = NB_TOKEN_NORMAL; /* the extra one of V_TYPES_LONG */
     if (var == V_TYPE_BAD) ty[7] = 9;
     g_kv_arr(&b, "tokenizer.ggml.token_type", NB_GGUF_INT32, ty,
-             (uint64_t)(v->n + (var == V_TYPES_SHORT)), 4);
+             (uint64_t)(v->n + (var == V_TYPES_LONG)), 4);
     nb_free(ty);
   }
   g_kv_u32(&b, "tokenizer.ggml.bos_token_id",
@@ -801,7 +802,7 @@ START_TEST(test_gguf_vocab_errors) {
     int code;
   } cases[] = {
       {V_SCORES_U8, NB_ETYPE},      {V_SCORES_SHORT, NB_EMODEL},
-      {V_TYPES_SHORT, NB_EMODEL},   {V_TYPES_F32, NB_ETYPE},
+      {V_TYPES_LONG, NB_EMODEL},   {V_TYPES_F32, NB_ETYPE},
       {V_TYPE_BAD, NB_EMODEL},      {V_MODEL_GPT2, NB_EUNSUPPORTED},
       {V_BOS_RANGE, NB_EMODEL},     {V_TOKENS_INT, NB_ETYPE},
       {V_NO_TOKENS, NB_ENOTFOUND},  {V_EMBEDDED_I8, NB_ETYPE},

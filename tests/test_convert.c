@@ -33,6 +33,14 @@ static bool exists(const char *path) {
   return stat(path, &st) == 0;
 }
 
+/* The nibble binary: top of the build dir, or src/cli/ (older layout). */
+static const char *nibble_path(void) {
+  const char *p = nbt_build("nibble");
+  struct stat st;
+  if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) return p;
+  return nbt_build("src/cli/nibble");
+}
+
 static const nb_tensor_info *tensor(const nb_gguf *g, const char *name) {
   int64_t i = nb_gguf_find_tensor(g, name);
   ck_assert_msg(i >= 0, "tensor %s missing", name);
@@ -375,7 +383,7 @@ START_TEST(test_bad_checkpoints) {
 END_TEST
 
 START_TEST(test_cli_convert) {
-  const char *nib = nbt_build("src/cli/nibble");
+  const char *nib = nibble_path();
   const char *out = nbt_tmp("cli.gguf");
   char cmd[4096];
   snprintf(cmd, sizeof cmd, "%s convert %s --tokenizer %s -o %s > %s 2>&1",
@@ -407,6 +415,121 @@ START_TEST(test_cli_convert) {
 }
 END_TEST
 
+
+/* Runs `nibble ARGS`, stdout+stderr to a log; returns the exit status (a
+ * signal fails the test) and the log (owned) in *log. */
+static int run_nibble(const char *args, char **log) {
+  char cmd[8192];
+  const char *lp = nbt_tmp("nibble.log");
+  snprintf(cmd, sizeof cmd, "%s %s > %s 2>&1", nibble_path(),
+           args, lp);
+  int st = system(cmd);
+  ck_assert_msg(WIFEXITED(st), "nibble %s: killed by a signal", args);
+  size_t n;
+  *log = read_all(lp, &n);
+  return WEXITSTATUS(st);
+}
+
+/* Writes a copy of llama.cpp's f32 file through the writer, without tensor
+ * `drop` and with key `key` (if not NULL) set to u32 `value`. */
+static void write_variant(const char *out, const char *drop, const char *key,
+                          uint32_t value) {
+  nb_gguf *src = NULL;
+  nb_gguf_writer *w = NULL;
+  nb_err e;
+  ck_assert_int_eq(
+      nb_gguf_open(&src, nbt_shared("llamacpp/stories260K-f32.gguf"), &e), 0);
+  ck_assert_int_eq(nb_gguf_writer_new(&w, &e), 0);
+  for (int64_t i = 0; i < nb_gguf_n_kv(src); i++)
+    ck_assert_int_eq(nb_gguf_writer_copy_kv(w, src, i, &e), 0);
+  if (key) ck_assert_int_eq(nb_gguf_writer_set_u32(w, key, value, &e), 0);
+  for (int64_t i = 0; i < nb_gguf_n_tensors(src); i++) {
+    const nb_tensor_info *t = nb_gguf_tensor(src, i);
+    char name[96];
+    snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.data);
+    if (drop && !strcmp(name, drop)) continue;
+    ck_assert_int_eq(nb_gguf_writer_add_tensor(w, name, t->type, t->n_dims,
+                                               t->ne, t->data, &e),
+                     0);
+  }
+  ck_assert_int_eq(nb_gguf_writer_write(w, out, &e), 0);
+  nb_gguf_writer_free(w);
+  nb_gguf_close(src);
+}
+
+START_TEST(test_cli_info) {
+  const char *conv = nbt_tmp("info-conv.gguf");
+  nb_err e;
+  ck_assert_int_eq(nb_convert_llama2c(nbt_shared("stories260K.bin"),
+                                      nbt_shared("tok512.model"), conv, &e),
+                   0);
+  const char *files[] = {nbt_shared("llamacpp/stories260K-f32.gguf"),
+                         nbt_shared("llamacpp/stories260K-q8_0.gguf"),
+                         nbt_shared("llamacpp/stories260K-q4_0.gguf"), conv};
+  char args[2048], *log;
+  for (size_t i = 0; i < NB__ARRAY_LEN(files); i++) {
+    snprintf(args, sizeof args, "info %s --ctx 256", files[i]);
+    int rc = run_nibble(args, &log);
+    ck_assert_msg(rc == 0, "%s", log);
+    ck_assert_msg(strstr(log, "vocab 512, dim 64, layers 5, heads 8, kv heads "
+                              "4, head dim 8, ffn 172"),
+                  "%s", log);
+    ck_assert_msg(strstr(log, "context 256"), "%s", log);
+    ck_assert_msg(strstr(log, "blk.4.ffn_down.weight"), "%s", log);
+    ck_assert_msg(strstr(log, "valid:"), "%s", log);
+    ck_assert_msg(strstr(log, "512 tokens, bos 1, eos 2, unk 0"), "%s", log);
+    if (i == 3) {
+      ck_assert_msg(strstr(log, "embedded SentencePiece model (7645 bytes)"),
+                    "%s", log);
+      ck_assert_msg(strstr(log, "tied to token_embd"), "%s", log);
+      ck_assert_msg(strstr(log, "add_bos true"), "%s", log);
+    }
+    nb_free(log);
+  }
+  ck_assert_int_eq(run_nibble("info --cpu", &log), 0);
+  ck_assert_msg(strstr(log, "kernels:"), "%s", log);
+  nb_free(log);
+  snprintf(args, sizeof args, "info %s --ctx 0", conv);
+  ck_assert_int_eq(run_nibble(args, &log), 2);
+  nb_free(log);
+  /* Not a model: exit 1 with the reason, never a crash. */
+  struct badfile {
+    const char *path;
+    const char *needle;
+  } bad[5];
+  int nbad = 0;
+  bad[nbad++] = (struct badfile){nbt_shared("tok512.model"), "NB_EMAGIC"};
+  bad[nbad++] = (struct badfile){nbt_shared("golden/ggml-vocab-llama-spm.gguf"),
+                                 "token_embd.weight"};
+  bad[nbad++] = (struct badfile){nbt_tmp("missing.gguf"), "NB_ENOENT"};
+  const char *v1 = nbt_tmp("info-drop.gguf");
+  write_variant(v1, "blk.2.ffn_up.weight", NULL, 0);
+  bad[nbad++] = (struct badfile){v1, "blk.2.ffn_up.weight"};
+  const char *v2 = nbt_tmp("info-trunc.gguf");
+  size_t n;
+  char *f32 = read_all(nbt_shared("llamacpp/stories260K-f32.gguf"), &n);
+  write_all(v2, f32, n - 1000);
+  nb_free(f32);
+  bad[nbad++] = (struct badfile){v2, "data ends past end of file"};
+  for (int i = 0; i < nbad; i++) {
+    snprintf(args, sizeof args, "info %s", bad[i].path);
+    ck_assert_int_eq(run_nibble(args, &log), 1);
+    ck_assert_msg(strstr(log, bad[i].needle), "%s", log);
+    nb_free(log);
+  }
+  /* Inconsistent hyper-parameters: more layers than tensors, kv heads that
+   * do not divide the heads. */
+  const char *v3 = nbt_tmp("info-layers.gguf");
+  write_variant(v3, NULL, "llama.block_count", 6);
+  snprintf(args, sizeof args, "info %s", v3);
+  ck_assert_int_eq(run_nibble(args, &log), 1);
+  nb_free(log);
+  write_variant(v3, NULL, "llama.attention.head_count_kv", 3);
+  ck_assert_int_eq(run_nibble(args, &log), 1);
+  nb_free(log);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("convert");
   TCase *tc = tcase_create("llama2c");
@@ -414,6 +537,7 @@ int main(void) {
   tcase_add_test(tc, test_v1_and_unshared);
   tcase_add_test(tc, test_bad_checkpoints);
   tcase_add_test(tc, test_cli_convert);
+  tcase_add_test(tc, test_cli_info);
   suite_add_tcase(s, tc);
   return nbt_run_suite(s);
 }

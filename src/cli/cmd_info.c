@@ -22,6 +22,14 @@ static int usage(FILE *f) {
   return f == stdout ? 0 : 2;
 }
 
+static int nb__cli_vocab_mismatch(nb_err *e, int32_t tok, int32_t model) {
+  e->code = NB_EMODEL;
+  snprintf(e->msg, sizeof e->msg,
+           "the tokenizer has %d tokens but the model's vocabulary is %d", tok,
+           model);
+  return NB_EMODEL;
+}
+
 static void human(char *buf, size_t cap, uint64_t b) {
   if (b >= (1ull << 30))
     snprintf(buf, cap, "%.2f GiB", (double)b / (double)(1ull << 30));
@@ -149,6 +157,17 @@ int nb_cli_info(int argc, char **argv) {
   nb_err merr = {0, ""};
   nb_model *m = NULL;
   int mrc = nb_model_load(&m, path, &merr);
+  /* A runnable model also needs a usable tokenizer (embedded SentencePiece
+   * model or the vocabulary arrays). */
+  nb_tokenizer *tok = NULL;
+  if (mrc == 0) {
+    mrc = nb_tokenizer_from_gguf(&tok, nb_model_gguf(m), &merr);
+    if (mrc == 0 &&
+        nb_tokenizer_n_vocab(tok) != nb_model_hparams(m)->n_vocab)
+      mrc = nb__cli_vocab_mismatch(&merr, nb_tokenizer_n_vocab(tok),
+                                   nb_model_hparams(m)->n_vocab);
+    nb_tokenizer_free(tok);
+  }
   char hb[32];
   human(hb, sizeof hb, nb_gguf_file_size(g));
   printf("file:          %s (%llu bytes, %s), GGUF v%u, alignment %llu, %lld "
@@ -203,6 +222,7 @@ int nb_cli_info(int argc, char **argv) {
   if (cpu) print_cpu();
   nb_gguf_close(g);
   if (mrc < 0) {
+    nb_model_free(m);
     return nb_cli_fail("info", &merr);
   }
   printf("valid:         yes (the executor can run this model)\n");

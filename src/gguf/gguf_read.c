@@ -563,7 +563,9 @@ int nb_gguf_open(nb_gguf **out, const char *path, nb_err *err) {
   *out = NULL;
   int rc = 0;
   nb_gguf *g = NULL;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is then
+   * refused as not a regular file). */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     int e = errno;
     return nb__err(err, e == ENOENT ? NB_ENOENT : NB_EIO, "%s: %s", path,

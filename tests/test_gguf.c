@@ -1297,6 +1297,58 @@ START_TEST(test_write_copy_llamacpp) {
 }
 END_TEST
 
+/* Mutations of llama.cpp's real file, aimed at its header, metadata and
+ * tensor table (the first data_offset bytes; the weights themselves are not
+ * interpreted by the reader). Seeded, 300 copies. */
+START_TEST(test_random_mutations_llamacpp) {
+  size_t n;
+  char *orig = nbt_read_file(nbt_shared("llamacpp/stories260K-q4_0.gguf"), &n);
+  ck_assert_ptr_nonnull(orig);
+  nb_gguf *g0 = NULL;
+  nb_err e;
+  ck_assert_int_eq(nb_gguf_open_memory(&g0, orig, n, &e), 0);
+  uint64_t meta = nb_gguf_data_offset(g0);
+  nb_gguf_close(g0);
+  uint64_t seed = 12345;
+  int ok = 0;
+  uint8_t *copy = nb_malloc(n);
+  for (int it = 0; it < 300; it++) {
+    memcpy(copy, orig, n);
+    int muts = 1 + (int)(rnd(&seed) % 3);
+    for (int m = 0; m < muts; m++) {
+      size_t at = (size_t)(rnd(&seed) % meta);
+      if (rnd(&seed) % 2 && at + 8 <= n) {
+        uint64_t v = (uint64_t)1 << (rnd(&seed) % 64);
+        memcpy(copy + at, &v, 8);
+      } else {
+        copy[at] = (uint8_t)rnd(&seed);
+      }
+    }
+    nb_gguf *g = NULL;
+    int rc = nb_gguf_open_memory(&g, copy, n, &e);
+    if (rc == 0) {
+      ok++;
+      for (int64_t i = 0; i < nb_gguf_n_tensors(g); i++) {
+        const nb_tensor_info *t = nb_gguf_tensor(g, i);
+        (void)(volatile uint8_t)((const uint8_t *)t->data)[t->nbytes - 1];
+      }
+      nb_str st;
+      for (uint64_t j = 0; nb_gguf_get_arr_str(g, "tokenizer.ggml.tokens", j,
+                                               &st, &e) == 0;
+           j++)
+        if (st.len) (void)(volatile char)st.data[st.len - 1];
+      nb_gguf_close(g);
+    } else {
+      ck_assert_ptr_null(g);
+      ck_assert_int_eq(e.code, rc);
+    }
+  }
+  ck_assert_int_gt(ok, 0);
+  nb_free(copy);
+  nb_free(orig);
+}
+END_TEST
+
 Suite *gguf_suite(void);
 Suite *gguf_suite(void) {
   Suite *s = suite_create("gguf");
@@ -1314,6 +1366,7 @@ Suite *gguf_suite(void) {
   tcase_add_test(tc, test_scores_as_uint8);
   tcase_add_test(tc, test_truncated_every_prefix);
   tcase_add_test(tc, test_random_mutations);
+  tcase_add_test(tc, test_random_mutations_llamacpp);
   suite_add_tcase(s, tc);
   TCase *tw = tcase_create("write");
   tcase_add_test(tw, test_write_roundtrip_values);

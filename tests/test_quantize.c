@@ -445,7 +445,7 @@ static int run_cmd(const char *cmd, char *buf, size_t cap) {
 START_TEST(test_cli) {
   static char out[1 << 16];
   char cmd[2048];
-  const char *exe = nbt_build("src/cli/nibble");
+  const char *exe = nbt_build("nibble");
   const char *o = nbt_tmp("cli_q4.gguf");
   snprintf(cmd, sizeof cmd, "'%s' quantize '%s' '%s' q4_0 2>/dev/null", exe,
            nbt_shared(F32_GGUF), o);

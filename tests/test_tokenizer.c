@@ -407,7 +407,8 @@ static const char *torture[] = {
     "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xd8\xb9\xd8\xb1\xd8\xa8\xd9\x8a  \n ",
     "<s> </s> <unk> <0x41> are plain text here",
     " \n \t ",
-    "1234567890 3.14159 -42",
+    "1234567890 3.14159 -42 0x1F 2024-11-27 1,000,000",
+    "tab\tafter  double\u00a0nbsp \xc2\xa0 and \xe3\x80\x80 ideographic",
 };
 
 START_TEST(test_roundtrip_torture) {
@@ -430,6 +431,28 @@ START_TEST(test_roundtrip_torture) {
     }
     nb_tokenizer_free(ts[k]);
   }
+}
+END_TEST
+
+/* The processor built from llama.cpp's GGUF arrays encodes every torture
+ * text (digits, spaces, byte fallback...) exactly as llama2-tokenizer.model
+ * does: the hand-built ModelProto misses nothing that matters. */
+START_TEST(test_built_encodes_like_model) {
+  nb_gguf *g;
+  nb_tokenizer *a = tok_gguf("golden/ggml-vocab-llama-spm.gguf", &g);
+  nb_tokenizer *b = tok_spm("llama2-tokenizer.model");
+  for (size_t i = 0; i < NB__ARRAY_LEN(torture); i++) {
+    int32_t *ia, *ib, na, nb;
+    encode(a, torture[i], strlen(torture[i]), true, &ia, &na);
+    encode(b, torture[i], strlen(torture[i]), true, &ib, &nb);
+    ck_assert_int_eq(na, nb);
+    ck_assert_int_eq(memcmp(ia, ib, (size_t)na * sizeof *ia), 0);
+    nb_free(ia);
+    nb_free(ib);
+  }
+  nb_tokenizer_free(a);
+  nb_tokenizer_free(b);
+  nb_gguf_close(g);
 }
 END_TEST
 
@@ -904,6 +927,7 @@ int main(void) {
   tcase_add_test(tc, test_tok512_from_llamacpp_gguf);
   tcase_add_test(tc, test_whitespace_kept);
   tcase_add_test(tc, test_roundtrip_torture);
+  tcase_add_test(tc, test_built_encodes_like_model);
   tcase_add_test(tc, test_decode_random_ids_vs_sentencepiece);
   tcase_add_test(tc, test_stream_holds_partial_characters);
   tcase_add_test(tc, test_leading_space_rule);

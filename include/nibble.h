@@ -256,9 +256,10 @@ typedef struct nb_quant_report {
   double rmse, max_abs_err, snr_db; /* of new vs old (as float); snr inf
                                        when exact */
   bool fallback;           /* new_type is the fallback, not the target */
-  bool requantized;        /* old_type was block-quantized: the data was
-                              dequantized and quantized again (lossy twice);
-                              the errors are against the dequantized input */
+  bool requantized;        /* old and new types are both block-quantized
+                              (and differ): the data was dequantized and
+                              quantized again (lossy twice); the errors are
+                              against the dequantized input */
   int64_t index, count;    /* progress: tensor index of count */
 } nb_quant_report;
 

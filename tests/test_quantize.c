@@ -299,6 +299,18 @@ START_TEST(test_policy_and_requantize) {
     }
   }
   ck_assert_int_eq(n_req, 31);
+  /* dequantizing to a float type is not requantizing */
+  const char *out3 = nbt_tmp("deq.gguf");
+  nb_quant_params_default(&p, NB_TYPE_F32);
+  reports rs3 = {0};
+  ck_assert_int_eq(nb_quantize_file(nbt_shared(Q8_GGUF), out3, &p, collect, &rs3, &e), 0);
+  for (int i = 0; i < rs3.n; i++) {
+    ck_assert(!rs3.r[i].requantized);
+    if (rs3.r[i].old_type == NB_TYPE_Q8_0) { /* q*d is exact in float */
+      ck_assert_uint_eq(rs3.r[i].new_type, NB_TYPE_F32);
+      ck_assert(rs3.r[i].rmse == 0 && isinf(rs3.r[i].snr_db));
+    }
+  }
   g = open_ok(out2);
   ref = open_ok(nbt_shared(Q8_GGUF));
   const nb_tensor_info *o1 = nb_gguf_tensor(g, nb_gguf_find_tensor(g, "output.weight"));

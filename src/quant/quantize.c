@@ -306,7 +306,7 @@ int nb_quantize_file(const char *in_path, const char *out_path,
                      q->name, (long long)t->ne[0], in->name);
         goto done;
       }
-      r.requantized = in->quantized;
+      r.requantized = in->quantized && nb__type_traits_get(type)->quantized;
       const size_t out_rb = nb_type_row_bytes(type, t->ne[0]);
       const uint64_t rows = tensor_rows(t);
       uint64_t nbytes;

@@ -93,9 +93,9 @@ START_TEST(test_names) {
   ck_assert_str_eq(nb_type_name(6), "q5_0");
   ck_assert_str_eq(nb_type_name(7), "q5_1");
   ck_assert_str_eq(nb_type_name(9), "q8_1");
-  ck_assert_str_eq(nb_type_name(10), "q2_K");
-  ck_assert_str_eq(nb_type_name(12), "q4_K");
-  ck_assert_str_eq(nb_type_name(14), "q6_K");
+  ck_assert_str_eq(nb_type_name(10), "q2_k");
+  ck_assert_str_eq(nb_type_name(12), "q4_k");
+  ck_assert_str_eq(nb_type_name(14), "q6_k");
   ck_assert_str_eq(nb_type_name(23), "iq4_xs");
   ck_assert_str_eq(nb_type_name(28), "f64");
   ck_assert_str_eq(nb_type_name(35), "tq2_0");

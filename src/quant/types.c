@@ -168,16 +168,17 @@ static const nb__type_traits k_traits[NB_TYPE_COUNT] = {
 };
 
 /* ggml's names for every type id it has defined (including ids whose types
- * were later removed), so an error about a real-but-unsupported type names
- * it ("q4_K") rather than a number. Only the rows of k_traits are
+ * were later removed), in lower case (ggml writes the k-quants "q4_K"), so
+ * an error about a real-but-unsupported type names it ("q4_k") rather than
+ * giving a number. Only the rows of k_traits are
  * supported. */
 static const char *const k_ggml_names[] = {
     [0] = "f32",       [1] = "f16",        [2] = "q4_0",
     [3] = "q4_1",      [4] = "q4_2",       [5] = "q4_3",
     [6] = "q5_0",      [7] = "q5_1",       [8] = "q8_0",
-    [9] = "q8_1",      [10] = "q2_K",      [11] = "q3_K",
-    [12] = "q4_K",     [13] = "q5_K",      [14] = "q6_K",
-    [15] = "q8_K",     [16] = "iq2_xxs",   [17] = "iq2_xs",
+    [9] = "q8_1",      [10] = "q2_k",      [11] = "q3_k",
+    [12] = "q4_k",     [13] = "q5_k",      [14] = "q6_k",
+    [15] = "q8_k",     [16] = "iq2_xxs",   [17] = "iq2_xs",
     [18] = "iq3_xxs",  [19] = "iq1_s",     [20] = "iq4_nl",
     [21] = "iq3_s",    [22] = "iq2_s",     [23] = "iq4_xs",
     [24] = "i8",       [25] = "i16",       [26] = "i32",

@@ -30,6 +30,65 @@ static int nb__cli_vocab_mismatch(nb_err *e, int32_t tok, int32_t model) {
   return NB_EMODEL;
 }
 
+/* When the tokenizer comes from an embedded SentencePiece model, the
+ * tokenizer.ggml.* arrays (which llama.cpp uses) must describe the same
+ * vocabulary, or the two runtimes would tokenize the file differently. When
+ * the tokenizer was built from the arrays this holds trivially. */
+static int check_vocab_arrays(const nb_gguf *g, const nb_tokenizer *t,
+                              nb_err *e) {
+  int32_t n = nb_tokenizer_n_vocab(t);
+  const void *sc = NULL, *ty = NULL;
+  uint64_t ns = 0, nt = 0;
+  bool has_tokens = nb_gguf_find_key(g, "tokenizer.ggml.tokens") >= 0;
+  if (nb_gguf_find_key(g, "tokenizer.ggml.scores") >= 0 &&
+      nb_gguf_get_arr(g, "tokenizer.ggml.scores", NB_GGUF_FLOAT32, &sc, &ns,
+                      e) < 0)
+    return e->code;
+  if (nb_gguf_find_key(g, "tokenizer.ggml.token_type") >= 0 &&
+      nb_gguf_get_arr(g, "tokenizer.ggml.token_type", NB_GGUF_INT32, &ty, &nt,
+                      e) < 0)
+    return e->code;
+  if ((sc && ns != (uint64_t)n) || (ty && nt != (uint64_t)n)) {
+    e->code = NB_EMODEL;
+    snprintf(e->msg, sizeof e->msg,
+             "tokenizer.ggml.scores/token_type have %llu/%llu entries, the "
+             "tokenizer has %d tokens",
+             (unsigned long long)ns, (unsigned long long)nt, n);
+    return NB_EMODEL;
+  }
+  for (int32_t i = 0; i < n; i++) {
+    nb_str a = nb_tokenizer_piece(t, i), b;
+    if (has_tokens) {
+      if (nb_gguf_get_arr_str(g, "tokenizer.ggml.tokens", (uint64_t)i, &b,
+                              e) < 0)
+        return e->code;
+      if (a.len != b.len || memcmp(a.data, b.data, a.len) != 0) {
+        e->code = NB_EMODEL;
+        snprintf(e->msg, sizeof e->msg,
+                 "tokenizer.ggml.tokens[%d] '%.*s' differs from the "
+                 "tokenizer's piece '%.*s'",
+                 i, (int)(b.len > 64 ? 64 : b.len), b.data,
+                 (int)(a.len > 64 ? 64 : a.len), a.data);
+        return NB_EMODEL;
+      }
+    }
+    float fs = 0.0f;
+    int32_t it = 0;
+    if (sc) memcpy(&fs, (const char *)sc + 4 * (size_t)i, 4);
+    if (ty) memcpy(&it, (const char *)ty + 4 * (size_t)i, 4);
+    if ((sc && fs != nb_tokenizer_score(t, i)) ||
+        (ty && it != nb_tokenizer_token_type(t, i))) {
+      e->code = NB_EMODEL;
+      snprintf(e->msg, sizeof e->msg,
+               "token %d: score/type in tokenizer.ggml.scores/token_type "
+               "differ from the tokenizer's",
+               i);
+      return NB_EMODEL;
+    }
+  }
+  return 0;
+}
+
 static void human(char *buf, size_t cap, uint64_t b) {
   if (b >= (1ull << 30))
     snprintf(buf, cap, "%.2f GiB", (double)b / (double)(1ull << 30));
@@ -166,6 +225,7 @@ int nb_cli_info(int argc, char **argv) {
         nb_tokenizer_n_vocab(tok) != nb_model_hparams(m)->n_vocab)
       mrc = nb__cli_vocab_mismatch(&merr, nb_tokenizer_n_vocab(tok),
                                    nb_model_hparams(m)->n_vocab);
+    if (mrc == 0) mrc = check_vocab_arrays(nb_model_gguf(m), tok, &merr);
     nb_tokenizer_free(tok);
   }
   char hb[32];

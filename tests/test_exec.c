@@ -562,6 +562,53 @@ START_TEST(test_text_equals_runc_stdout) {
 }
 END_TEST
 
+/* Stop reasons other than eos/length: a full context (the last token is
+ * emitted but not evaluated) and cancellation. */
+START_TEST(test_gen_context_and_cancel) {
+  nb_model *m = load(model_path(1));
+  nb_tokenizer *tok = NULL;
+  nb_err e = {0};
+  ck_assert_int_eq(nb_tokenizer_from_gguf(&tok, nb_model_gguf(m), &e), 0);
+  nb_sampler_params sp;
+  nb_sampler_params_default(&sp);
+  sp.temp = 0;
+  nb_sampler *smp = NULL;
+  ck_assert_int_eq(nb_sampler_new(&smp, &sp, 512, &e), 0);
+  nb_ctx *c = ctx_new(m, NB_ACT_F32, 1, 8);
+  int32_t prompt[5] = {1, 403, 407, 261, 378};
+  sink out = {0};
+  nb_gen g;
+  nb_gen_init(&g, c, smp, tok, NULL);
+  g.n_predict = 100;
+  g.on_token = sink_token;
+  g.ud = &out;
+  nb_gen_stats st;
+  ck_assert_int_eq(nb_gen_run(&g, prompt, 5, &st, &e), 0);
+  ck_assert_str_eq(nb_gen_stop_name(st.stop), "context");
+  ck_assert_int_eq(st.n_gen, 8 - 5 + 1);
+  ck_assert_int_eq(nb_ctx_pos(c), 8);
+  ck_assert_int_eq(first_diff(out.ids, out.n_ids, (const int32_t[]){432, 383, 286, 261}, 4), -1);
+  /* a prompt that does not fit: NB_ECTX, nothing evaluated */
+  ck_assert_int_eq(nb_ctx_truncate(c, 0, &e), 0);
+  int32_t long_prompt[9] = {1, 403, 407, 261, 378, 432, 383, 286, 261};
+  ck_assert_int_eq(nb_gen_run(&g, long_prompt, 9, &st, &e), NB_ECTX);
+  ck_assert_int_eq(nb_ctx_pos(c), 0);
+  /* canceled before the prompt: nothing evaluated, nothing generated */
+  volatile int flag = 1;
+  g.cancel = &flag;
+  out.n_ids = 0;
+  ck_assert_int_eq(nb_gen_run(&g, prompt, 5, &st, &e), 0);
+  ck_assert_str_eq(nb_gen_stop_name(st.stop), "canceled");
+  ck_assert_int_eq(st.n_gen, 0);
+  ck_assert_int_eq(out.n_ids, 0);
+  ck_assert_int_eq(nb_ctx_pos(c), 0);
+  nb_ctx_free(c);
+  nb_sampler_free(smp);
+  nb_tokenizer_free(tok);
+  nb_model_free(m);
+}
+END_TEST
+
 /* The CLI end to end on one golden file (ours), and its refusals. */
 static int run_cli(const char *args, char **out, size_t *len) {
   char cmd[2048];
@@ -680,6 +727,7 @@ int main(void) {
   tcase_add_test(tc, test_cancel);
   tcase_add_test(tc, test_text_equals_runc_stdout);
   tcase_add_test(tc, test_cli_run);
+  tcase_add_test(tc, test_gen_context_and_cancel);
   tcase_add_test(tc, test_perplexity_matches_llamacpp);
   suite_add_tcase(s, tc);
   return nbt_run_suite(s);

@@ -419,7 +419,7 @@ END_TEST
 /* Runs `nibble ARGS`, stdout+stderr to a log; returns the exit status (a
  * signal fails the test) and the log (owned) in *log. */
 static int run_nibble(const char *args, char **log) {
-  char cmd[8192];
+  char cmd[16384];
   const char *lp = nbt_tmp("nibble.log");
   snprintf(cmd, sizeof cmd, "%s %s > %s 2>&1", nibble_path(),
            args, lp);
@@ -432,17 +432,21 @@ static int run_nibble(const char *args, char **log) {
 
 /* Writes a copy of llama.cpp's f32 file through the writer, without tensor
  * `drop` and with key `key` (if not NULL) set to u32 `value`. */
-static void write_variant(const char *out, const char *drop, const char *key,
-                          uint32_t value) {
+static void write_variant_of(const char *in, const char *out,
+                             const char *drop, const char *key,
+                             uint32_t value, const float *scores) {
   nb_gguf *src = NULL;
   nb_gguf_writer *w = NULL;
   nb_err e;
-  ck_assert_int_eq(
-      nb_gguf_open(&src, nbt_shared("llamacpp/stories260K-f32.gguf"), &e), 0);
+  ck_assert_int_eq(nb_gguf_open(&src, in, &e), 0);
   ck_assert_int_eq(nb_gguf_writer_new(&w, &e), 0);
   for (int64_t i = 0; i < nb_gguf_n_kv(src); i++)
     ck_assert_int_eq(nb_gguf_writer_copy_kv(w, src, i, &e), 0);
   if (key) ck_assert_int_eq(nb_gguf_writer_set_u32(w, key, value, &e), 0);
+  if (scores)
+    ck_assert_int_eq(nb_gguf_writer_set_arr(w, "tokenizer.ggml.scores",
+                                            NB_GGUF_FLOAT32, scores, 512, &e),
+                     0);
   for (int64_t i = 0; i < nb_gguf_n_tensors(src); i++) {
     const nb_tensor_info *t = nb_gguf_tensor(src, i);
     char name[96];
@@ -457,8 +461,24 @@ static void write_variant(const char *out, const char *drop, const char *key,
   nb_gguf_close(src);
 }
 
+static void write_variant(const char *out, const char *drop, const char *key,
+                          uint32_t value) {
+  write_variant_of(nbt_shared("llamacpp/stories260K-f32.gguf"), out, drop,
+                   key, value, NULL);
+}
+
+struct badfile {
+  char path[1024];
+  const char *needle;
+};
+static void add_bad(struct badfile *b, const char *path, const char *needle) {
+  snprintf(b->path, sizeof b->path, "%s", path);
+  b->needle = needle;
+}
+
 START_TEST(test_cli_info) {
-  const char *conv = nbt_tmp("info-conv.gguf");
+  char conv[1024]; /* nbt_tmp's buffers are a ring: keep our own copy */
+  snprintf(conv, sizeof conv, "%s", nbt_tmp("info-conv.gguf"));
   nb_err e;
   ck_assert_int_eq(nb_convert_llama2c(nbt_shared("stories260K.bin"),
                                       nbt_shared("tok512.model"), conv, &e),
@@ -466,7 +486,7 @@ START_TEST(test_cli_info) {
   const char *files[] = {nbt_shared("llamacpp/stories260K-f32.gguf"),
                          nbt_shared("llamacpp/stories260K-q8_0.gguf"),
                          nbt_shared("llamacpp/stories260K-q4_0.gguf"), conv};
-  char args[2048], *log;
+  char args[8192], *log;
   for (size_t i = 0; i < NB__ARRAY_LEN(files); i++) {
     snprintf(args, sizeof args, "info %s --ctx 256", files[i]);
     int rc = run_nibble(args, &log);
@@ -493,24 +513,21 @@ START_TEST(test_cli_info) {
   ck_assert_int_eq(run_nibble(args, &log), 2);
   nb_free(log);
   /* Not a model: exit 1 with the reason, never a crash. */
-  struct badfile {
-    const char *path;
-    const char *needle;
-  } bad[5];
+  struct badfile bad[5]; /* paths copied: nbt_* paths live in a ring */
   int nbad = 0;
-  bad[nbad++] = (struct badfile){nbt_shared("tok512.model"), "NB_EMAGIC"};
-  bad[nbad++] = (struct badfile){nbt_shared("golden/ggml-vocab-llama-spm.gguf"),
-                                 "token_embd.weight"};
-  bad[nbad++] = (struct badfile){nbt_tmp("missing.gguf"), "NB_ENOENT"};
+  add_bad(&bad[nbad++], nbt_shared("tok512.model"), "NB_EMAGIC");
+  add_bad(&bad[nbad++], nbt_shared("golden/ggml-vocab-llama-spm.gguf"),
+          "token_embd.weight");
+  add_bad(&bad[nbad++], nbt_tmp("missing.gguf"), "NB_ENOENT");
   const char *v1 = nbt_tmp("info-drop.gguf");
   write_variant(v1, "blk.2.ffn_up.weight", NULL, 0);
-  bad[nbad++] = (struct badfile){v1, "blk.2.ffn_up.weight"};
+  add_bad(&bad[nbad++], v1, "blk.2.ffn_up.weight");
   const char *v2 = nbt_tmp("info-trunc.gguf");
   size_t n;
   char *f32 = read_all(nbt_shared("llamacpp/stories260K-f32.gguf"), &n);
   write_all(v2, f32, n - 1000);
   nb_free(f32);
-  bad[nbad++] = (struct badfile){v2, "data ends past end of file"};
+  add_bad(&bad[nbad++], v2, "data ends past end of file");
   for (int i = 0; i < nbad; i++) {
     snprintf(args, sizeof args, "info %s", bad[i].path);
     ck_assert_int_eq(run_nibble(args, &log), 1);
@@ -519,13 +536,25 @@ START_TEST(test_cli_info) {
   }
   /* Inconsistent hyper-parameters: more layers than tensors, kv heads that
    * do not divide the heads. */
-  const char *v3 = nbt_tmp("info-layers.gguf");
+  char v3[1024];
+  snprintf(v3, sizeof v3, "%s", nbt_tmp("info-layers.gguf"));
   write_variant(v3, NULL, "llama.block_count", 6);
   snprintf(args, sizeof args, "info %s", v3);
   ck_assert_int_eq(run_nibble(args, &log), 1);
   nb_free(log);
   write_variant(v3, NULL, "llama.attention.head_count_kv", 3);
   ck_assert_int_eq(run_nibble(args, &log), 1);
+  nb_free(log);
+  /* Our file with scores that disagree with its embedded SentencePiece
+   * model (llama.cpp and nibble would tokenize differently): refused. */
+  float zeros[512] = {0};
+  write_variant_of(conv, v3, NULL, NULL, 0, zeros);
+  ck_assert_int_eq(run_nibble(args, &log), 1);
+  ck_assert_msg(strstr(log, "differ"), "%s", log);
+  nb_free(log);
+  /* The unchanged copy is accepted (the check itself is not the reason). */
+  write_variant_of(conv, v3, NULL, NULL, 0, NULL);
+  ck_assert_int_eq(run_nibble(args, &log), 0);
   nb_free(log);
 }
 END_TEST

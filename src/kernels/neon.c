@@ -1,3 +1,299 @@
-/* neon.c: placeholder while the kernels are written */
+/*
+ * neon.c: the AArch64 Advanced SIMD kernel table (baseline armv8-a, which
+ * every AArch64 CPU has). The Q8-input entries are replaced by the
+ * dot-product versions of neon_dotprod.c when AT_HWCAP says asimddp.
+ *
+ * Same tiles, walk and determinism argument as avx2.c (tile.h), 4 lanes:
+ *  - F16 weights x F16/F32 inputs: one 4-lane FMA accumulator per output over
+ *    k in steps of 4, horizontal sum, the k % 4 tail in scalar order.
+ *  - Q8_0/Q4_0 weights x F16/F32 inputs: per 32-block a 4-lane partial of
+ *    the 8 products w_j * x_j (the first a multiply), then
+ *    acc = fma(p, d_w, acc).
+ *  - Q8_0/Q4_0 weights x Q8 inputs: widening int8 multiplies (vmull_s8: every
+ *    product of two int8 fits int16, so -128 is exact too) pairwise added
+ *    into int32 lanes, then acc = fma((float)s, d_w * d_x, acc).
+ */
+#include <arm_neon.h>
+#include <string.h>
+
+#include "cpu.h"
 #include "kernels.h"
-void nb__kernels_fill_neon(nb__kernels *k) { k->name = "neon"; }
+#include "tile.h"
+
+void nb__kernels_fill_neon_dotprod(nb__kernels *k);
+
+/* --------------------------------------------------------------- helpers */
+
+static inline float ld_scale(const uint8_t *blk) {
+  nb_f16 d;
+  memcpy(&d, blk, 2);
+  return nb__f16_to_f32(d);
+}
+
+/* 4 floats of an input row at element i: F16 (xf32 = 0) or F32. */
+static inline float32x4_t ld_x4(int xf32, const uint8_t *x, int64_t i) {
+  if (xf32) return vld1q_f32((const float *)(const void *)x + i);
+  return vcvt_f32_f16(vreinterpret_f16_u16(
+      vld1_u16((const uint16_t *)(const void *)(x + 2 * i))));
+}
+static inline float ld_x1(int xf32, const uint8_t *x, int64_t i) {
+  if (xf32) {
+    float f;
+    memcpy(&f, x + 4 * i, 4);
+    return f;
+  }
+  nb_f16 h;
+  memcpy(&h, x + 2 * i, 2);
+  return nb__f16_to_f32(h);
+}
+
+/* 32 Q4_0 levels as int8 q - 8 in element order: lo = 0..15, hi = 16..31. */
+static inline void q4_unpack_s8(const uint8_t *qs, int8x16_t *lo,
+                                int8x16_t *hi) {
+  uint8x16_t raw = vld1q_u8(qs);
+  int8x16_t eight = vdupq_n_s8(8);
+  *lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(raw, vdupq_n_u8(0x0f))), eight);
+  *hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(raw, 4)), eight);
+}
+
+/* Elements 4j..4j+3 (j = 0..3) of 16 int8 as floats. */
+static inline float32x4_t s8_to_f32(int8x16_t v, int j) {
+  int16x8_t h = j < 2 ? vmovl_s8(vget_low_s8(v)) : vmovl_s8(vget_high_s8(v));
+  int32x4_t i = (j & 1) ? vmovl_s16(vget_high_s16(h)) : vmovl_s16(vget_low_s16(h));
+  return vcvtq_f32_s32(i);
+}
+
+/* ------------------------------------------------ F16 weights x float in */
+
+NB__ALWAYS_INLINE void tile_f16(int R, int T, int xf32, int64_t k,
+                                const uint8_t *w, size_t ldw,
+                                const uint8_t *x, size_t ldx, float *y,
+                                int64_t ldy) {
+  float32x4_t acc[NB__TMAX_R][NB__TMAX_T];
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+    acc[r][t] = vdupq_n_f32(0.0f);
+  int64_t i = 0;
+  for (; i + 4 <= k; i += 4) {
+    float32x4_t xv[NB__TMAX_T];
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+      xv[t] = ld_x4(xf32, x + t * ldx, i);
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+      float32x4_t wv = ld_x4(0, w + r * ldw, i);
+      _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+        acc[r][t] = vfmaq_f32(acc[r][t], wv, xv[t]);
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int t = 0; t < T; t++) {
+      float s = vaddvq_f32(acc[r][t]);
+      for (int64_t j = i; j < k; j++)
+        s += ld_x1(0, w + r * ldw, j) * ld_x1(xf32, x + t * ldx, j);
+      y[t * ldy + r] = s;
+    }
+}
+
+/* ------------------------------------ Q8_0 / Q4_0 weights x float inputs */
+
+NB__ALWAYS_INLINE void tile_qf(int R, int T, int q4, int xf32, int64_t k,
+                               const uint8_t *w, size_t ldw,
+                               const uint8_t *x, size_t ldx, float *y,
+                               int64_t ldy) {
+  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
+  float32x4_t acc[NB__TMAX_R][NB__TMAX_T];
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+    acc[r][t] = vdupq_n_f32(0.0f);
+  const int64_t nb = k / 32;
+  for (int64_t b = 0; b < nb; b++) {
+    int8x16_t lo[NB__TMAX_R], hi[NB__TMAX_R];
+    float d[NB__TMAX_R];
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+      const uint8_t *blk = w + r * ldw + b * bs;
+      if (q4) {
+        q4_unpack_s8(blk + 2, &lo[r], &hi[r]);
+      } else {
+        lo[r] = vld1q_s8((const int8_t *)(const void *)(blk + 2));
+        hi[r] = vld1q_s8((const int8_t *)(const void *)(blk + 18));
+      }
+      d[r] = ld_scale(blk);
+    }
+    float32x4_t p[NB__TMAX_R][NB__TMAX_T];
+    {
+      float32x4_t xv[NB__TMAX_T];
+      _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+        xv[t] = ld_x4(xf32, x + t * ldx, b * 32);
+      _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+        float32x4_t wv = s8_to_f32(lo[r], 0);
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+          p[r][t] = vmulq_f32(wv, xv[t]);
+      }
+    }
+    _Pragma("GCC unroll 8") for (int j = 1; j < 8; j++) {
+      float32x4_t xv[NB__TMAX_T];
+      _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+        xv[t] = ld_x4(xf32, x + t * ldx, b * 32 + j * 4);
+      _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+        float32x4_t wv = s8_to_f32(j < 4 ? lo[r] : hi[r], j & 3);
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+          p[r][t] = vfmaq_f32(p[r][t], wv, xv[t]);
+      }
+    }
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+      acc[r][t] = vfmaq_n_f32(acc[r][t], p[r][t], d[r]);
+  }
+  for (int r = 0; r < R; r++)
+    for (int t = 0; t < T; t++) y[t * ldy + r] = vaddvq_f32(acc[r][t]);
+}
+
+/* ---------------------------------------- Q8_0 / Q4_0 weights x Q8 input */
+
+static inline int32x4_t dot_s8(int8x16_t a0, int8x16_t a1, int8x16_t b0,
+                               int8x16_t b1) {
+  int32x4_t s = vdupq_n_s32(0);
+  s = vpadalq_s16(s, vmull_s8(vget_low_s8(a0), vget_low_s8(b0)));
+  s = vpadalq_s16(s, vmull_s8(vget_high_s8(a0), vget_high_s8(b0)));
+  s = vpadalq_s16(s, vmull_s8(vget_low_s8(a1), vget_low_s8(b1)));
+  s = vpadalq_s16(s, vmull_s8(vget_high_s8(a1), vget_high_s8(b1)));
+  return s;
+}
+
+NB__ALWAYS_INLINE void tile_qq(int R, int T, int q4, int64_t k,
+                               const uint8_t *w, size_t ldw,
+                               const uint8_t *x, size_t ldx, float *y,
+                               int64_t ldy) {
+  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
+  const size_t xs = sizeof(nb__block_q8_0);
+  float32x4_t acc[NB__TMAX_R][NB__TMAX_T];
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+    acc[r][t] = vdupq_n_f32(0.0f);
+  const int64_t nb = k / 32;
+  for (int64_t b = 0; b < nb; b++) {
+    int8x16_t x0[NB__TMAX_T], x1[NB__TMAX_T];
+    float dx[NB__TMAX_T];
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+      const uint8_t *blk = x + t * ldx + b * xs;
+      x0[t] = vld1q_s8((const int8_t *)(const void *)(blk + 2));
+      x1[t] = vld1q_s8((const int8_t *)(const void *)(blk + 18));
+      dx[t] = ld_scale(blk);
+    }
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+      const uint8_t *blk = w + r * ldw + b * bs;
+      const float dw = ld_scale(blk);
+      int8x16_t w0, w1;
+      if (q4) {
+        q4_unpack_s8(blk + 2, &w0, &w1);
+      } else {
+        w0 = vld1q_s8((const int8_t *)(const void *)(blk + 2));
+        w1 = vld1q_s8((const int8_t *)(const void *)(blk + 18));
+      }
+      _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+        int32x4_t s = dot_s8(w0, w1, x0[t], x1[t]);
+        acc[r][t] = vfmaq_n_f32(acc[r][t], vcvtq_f32_s32(s), dw * dx[t]);
+      }
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int t = 0; t < T; t++) y[t * ldy + r] = vaddvq_f32(acc[r][t]);
+}
+
+/* ------------------------------------------------- families and entries */
+
+#define FAM_F16_F16(R, T, ...) tile_f16(R, T, 0, __VA_ARGS__)
+#define FAM_F16_F32(R, T, ...) tile_f16(R, T, 1, __VA_ARGS__)
+#define FAM_Q8_F16(R, T, ...) tile_qf(R, T, 0, 0, __VA_ARGS__)
+#define FAM_Q8_F32(R, T, ...) tile_qf(R, T, 0, 1, __VA_ARGS__)
+#define FAM_Q4_F16(R, T, ...) tile_qf(R, T, 1, 0, __VA_ARGS__)
+#define FAM_Q4_F32(R, T, ...) tile_qf(R, T, 1, 1, __VA_ARGS__)
+#define FAM_Q8_Q8(R, T, ...) tile_qq(R, T, 0, __VA_ARGS__)
+#define FAM_Q4_Q8(R, T, ...) tile_qq(R, T, 1, __VA_ARGS__)
+NB__TILES(FAM_F16_F16)
+NB__TILES(FAM_F16_F32)
+NB__TILES(FAM_Q8_F16)
+NB__TILES(FAM_Q8_F32)
+NB__TILES(FAM_Q4_F16)
+NB__TILES(FAM_Q4_F32)
+NB__TILES(FAM_Q8_Q8)
+NB__TILES(FAM_Q4_Q8)
+
+#define GEMM(NAME, FAM, WTYPE, RT, TT)                                       \
+  static void NAME(int64_t k, const void *w, size_t ldw, const void *x,      \
+                   size_t ldx, float *y, int64_t ldy, int64_t r0,            \
+                   int64_t r1, int64_t nt) {                                 \
+    nb__tile_walk(FAM##_tiles, RT, TT, nb_type_row_bytes(WTYPE, k), k, w,   \
+                  ldw, x, ldx, y, ldy, r0, r1, nt);                          \
+  }
+GEMM(gemm_f16_f16, FAM_F16_F16, NB_TYPE_F16, 4, 4)
+GEMM(gemm_f16_f32, FAM_F16_F32, NB_TYPE_F16, 4, 4)
+GEMM(gemm_q8_0_f16, FAM_Q8_F16, NB_TYPE_Q8_0, 2, 4)
+GEMM(gemm_q8_0_f32, FAM_Q8_F32, NB_TYPE_Q8_0, 2, 4)
+GEMM(gemm_q4_0_f16, FAM_Q4_F16, NB_TYPE_Q4_0, 2, 4)
+GEMM(gemm_q4_0_f32, FAM_Q4_F32, NB_TYPE_Q4_0, 2, 4)
+GEMM(gemm_q8_0_q8, FAM_Q8_Q8, NB_TYPE_Q8_0, 2, 4)
+GEMM(gemm_q4_0_q8, FAM_Q4_Q8, NB_TYPE_Q4_0, 2, 4)
+
+/* ------------------------------------------------------------ conversions */
+
+/* FCVTN/FCVTL round to nearest even (FPCR default) and keep subnormals
+ * (Linux leaves FPCR.FZ off): bit-exact with nb__f32_to_f16/nb__f16_to_f32. */
+static void f32_to_f16(const float *src, nb_f16 *dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    vst1_u16(dst + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(src + i))));
+  for (; i < n; i++) dst[i] = nb__f32_to_f16(src[i]);
+}
+
+static void f16_to_f32(const nb_f16 *src, float *dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    vst1q_f32(dst + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(src + i))));
+  for (; i < n; i++) dst[i] = nb__f16_to_f32(src[i]);
+}
+
+/* roundf (half away from zero) is exactly FCVTAS (vcvtaq_s32_f32). */
+static void quantize_q8(const float *src, void *dst, int64_t n) {
+  uint8_t *out = dst;
+  for (int64_t b = 0; b < n / 32; b++) {
+    const float *x = src + b * 32;
+    float32x4_t v[8];
+    float32x4_t m = vdupq_n_f32(0.0f);
+    for (int j = 0; j < 8; j++) {
+      v[j] = vld1q_f32(x + 4 * j);
+      m = vmaxq_f32(m, vabsq_f32(v[j]));
+    }
+    const float amax = vmaxvq_f32(m);
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    int8_t q[32];
+    for (int j = 0; j < 8; j += 2) {
+      int32x4_t a = vcvtaq_s32_f32(vmulq_n_f32(v[j], id));
+      int32x4_t c = vcvtaq_s32_f32(vmulq_n_f32(v[j + 1], id));
+      int16x8_t h = vcombine_s16(vmovn_s32(a), vmovn_s32(c));
+      vst1_s8(q + 4 * j, vmovn_s16(h));
+    }
+    nb_f16 dh = nb__f32_to_f16(d);
+    uint8_t *blk = out + b * sizeof(nb__block_q8_0);
+    memcpy(blk, &dh, 2);
+    memcpy(blk + 2, q, 32);
+  }
+}
+
+void nb__kernels_fill_neon(nb__kernels *k) {
+  k->name = "neon";
+  k->gemm[NB_TYPE_F16][NB__X_F16] = gemm_f16_f16;
+  k->gemm[NB_TYPE_F16][NB__X_F32] = gemm_f16_f32;
+  k->gemm[NB_TYPE_Q8_0][NB__X_F16] = gemm_q8_0_f16;
+  k->gemm[NB_TYPE_Q8_0][NB__X_F32] = gemm_q8_0_f32;
+  k->gemm[NB_TYPE_Q4_0][NB__X_F16] = gemm_q4_0_f16;
+  k->gemm[NB_TYPE_Q4_0][NB__X_F32] = gemm_q4_0_f32;
+  k->gemm[NB_TYPE_Q8_0][NB__X_Q8] = gemm_q8_0_q8;
+  k->gemm[NB_TYPE_Q4_0][NB__X_Q8] = gemm_q4_0_q8;
+  k->f32_to_f16 = f32_to_f16;
+  k->f16_to_f32 = f16_to_f32;
+  k->quantize_q8 = quantize_q8;
+  nb__cpu c;
+  nb__cpu_detect(&c);
+  if (c.asimddp) nb__kernels_fill_neon_dotprod(k);
+}

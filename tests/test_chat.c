@@ -40,7 +40,7 @@ static void expect(nbt_pty *p, const char *needle, int ms) {
 static void start(nbt_pty *p, const char *const *args) {
   char *argv[32];
   int n = 0;
-  argv[n++] = (char *)nbt_build("src/cli/nibble");
+  argv[n++] = (char *)nbt_build("nibble");
   argv[n++] = "chat";
   argv[n++] = "-m";
   argv[n++] = (char *)model();
@@ -297,7 +297,7 @@ START_TEST(test_unwritable_history_is_a_warning) {
   /* the child read NIBBLE_HISTORY at start; a new session with a bad path: */
   nbt_pty_close(&p);
   setenv("NIBBLE_HISTORY", "/nonexistent-dir/nibble_history", 1);
-  char *argv[] = {(char *)nbt_build("src/cli/nibble"), "chat", "-m",
+  char *argv[] = {(char *)nbt_build("nibble"), "chat", "-m",
                   (char *)model(), "-n", "4", NULL};
   nbt_pty_spawn(&p, argv);
   expect(&p, PROMPT, LOAD_MS);
@@ -311,7 +311,7 @@ START_TEST(test_unwritable_history_is_a_warning) {
 END_TEST
 
 START_TEST(test_piped_stdin_prints_only_replies) {
-  char *argv[] = {(char *)nbt_build("src/cli/nibble"), "chat", "-m",
+  char *argv[] = {(char *)nbt_build("nibble"), "chat", "-m",
                   (char *)model(), "-n", "16", "-s", "3", NULL};
   const char *in = "Once upon a time\n\nThe dog\n";
   char *out1 = NULL, *out2 = NULL, *err = NULL;

@@ -611,7 +611,7 @@ END_TEST
 
 /* The CLI end to end on one golden file (ours), and its refusals. */
 static int run_cli(const char *args, char **out, size_t *len) {
-  char cmd[2048];
+  char cmd[8192];
   snprintf(cmd, sizeof cmd, "%s run %s 2>/dev/null", nbt_build("nibble"), args);
   FILE *p = popen(cmd, "r");
   ck_assert_ptr_nonnull(p);
@@ -626,7 +626,7 @@ static int run_cli(const char *args, char **out, size_t *len) {
 START_TEST(test_cli_run) {
   golden g;
   golden_load(&g, "greedy_the_little_dog_n256");
-  char args[1024];
+  char args[4096];
   char *out;
   size_t len;
   snprintf(args, sizeof args, "-m %s --act f32 --temp 0 -t 1 -n %d -p '%s'", our_f32(),
@@ -649,9 +649,9 @@ START_TEST(test_cli_run) {
       {"-m %s -n 5", 2},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    char a2[1024];
+    char a2[4096];
     snprintf(a2, sizeof a2, bad[i].args, our_f32());
-    char cmd[2048];
+    char cmd[8192];
     snprintf(cmd, sizeof cmd, "bash -c \"%s run %s\" >/dev/null 2>&1",
              nbt_build("nibble"), a2);
     int st = system(cmd);

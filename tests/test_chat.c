@@ -15,6 +15,7 @@
 
 #include "../src/cli/history.h"
 #include "../src/cli/lineedit.h"
+#include "../src/cli/template.h"
 #include "nibble.h"
 #include "proc_util.h"
 #include "testutil.h"
@@ -451,6 +452,118 @@ START_TEST(test_utf8_validation) {
 }
 END_TEST
 
+
+/* ------------------------------------------------------------ templates */
+
+START_TEST(test_template_detect_by_content) {
+  static const struct { const char *tmpl; int kind; } cases[] = {
+      {"{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n'"
+       " + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}", NB_TPL_CHATML},
+      {"{{ bos_token }}{% if message['role'] == 'system' %}<<SYS>>\n{{ content }}"
+       "\n<</SYS>>\n\n{% endif %}[INST] {{ content }} [/INST]", NB_TPL_LLAMA2},
+      {"{{ bos_token }}{% for message in messages %}[INST] {{ message['content'] }}"
+       " [/INST]{% endfor %}", NB_TPL_MISTRAL},
+      {"{% for message in messages %}{% if message['role'] == 'user' %}"
+       "{{ '<|user|>\n' + message['content'] + eos_token }}{% endif %}", NB_TPL_ZEPHYR},
+      {"{{ messages }}", NB_TPL_PLAIN},
+      {"", NB_TPL_PLAIN},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    ck_assert_int_eq(nb_tpl_detect(cases[i].tmpl, strlen(cases[i].tmpl)), cases[i].kind);
+  ck_assert_int_eq(nb_tpl_from_name("chatml"), NB_TPL_CHATML);
+  ck_assert_int_eq(nb_tpl_from_name("llama3"), -1);
+  ck_assert_str_eq(nb_tpl_name(NB_TPL_ZEPHYR), "zephyr");
+}
+END_TEST
+
+/* Decodes rendered ids back to text, BOS/EOS shown as <s> </s> and every
+ * run of other ids decoded at once (so spaces are kept). */
+static void render_text(const nb_tokenizer *tok, const nb_toks *t, char *out,
+                        size_t cap) {
+  out[0] = '\0';
+  size_t l = 0;
+  int32_t i = 0;
+  while (i < t->n) {
+    int32_t id = t->v[i];
+    if (id == nb_tokenizer_bos(tok) || id == nb_tokenizer_eos(tok)) {
+      l += (size_t)snprintf(out + l, cap - l, "%s", id == nb_tokenizer_bos(tok) ? "<s>" : "</s>");
+      i++;
+      continue;
+    }
+    int32_t j = i;
+    while (j < t->n && t->v[j] != nb_tokenizer_bos(tok) && t->v[j] != nb_tokenizer_eos(tok)) j++;
+    char *d = NULL;
+    size_t n;
+    nb_err e;
+    ck_assert_int_eq(nb_detokenize(tok, t->v + i, j - i, &d, &n, &e), 0);
+    l += (size_t)snprintf(out + l, cap - l, "%s", d);
+    nb_free(d);
+    i = j;
+  }
+}
+
+START_TEST(test_template_rendering) {
+  nb_model *m = NULL;
+  nb_tokenizer *tok = NULL;
+  nb_err e;
+  ck_assert_int_eq(nb_model_load(&m, model(), &e), 0);
+  ck_assert_int_eq(nb_tokenizer_from_gguf(&tok, nb_model_gguf(m), &e), 0);
+  nb_tpl t;
+  nb_toks a = {0};
+  char buf[1024];
+  /* llama2: the system prompt lives in the first turn still in context */
+  nb_tpl_init(&t, NB_TPL_LLAMA2, tok);
+  ck_assert_int_eq(nb_tpl_prefix(&t, "Be kind.", &a, &e), 0);
+  ck_assert_int_eq(a.n, 0);
+  ck_assert_int_eq(nb_tpl_user(&t, "Be kind.", "Hi", true, &a, &e), 0);
+  ck_assert_int_eq(a.v[0], nb_tokenizer_bos(tok));
+  render_text(tok, &a, buf, sizeof buf);
+  ck_assert_msg(strstr(buf, "[INST]") && strstr(buf, "<<SYS>>") && strstr(buf, "Be kind.") &&
+                    strstr(buf, "Hi") && strstr(buf, "[/INST]"), "llama2 first turn: %s", buf);
+  a.n = 0;
+  ck_assert_int_eq(nb_tpl_user(&t, "Be kind.", "Hi", false, &a, &e), 0);
+  render_text(tok, &a, buf, sizeof buf);
+  ck_assert_ptr_null(strstr(buf, "SYS"));
+  a.n = 0;
+  ck_assert_int_eq(nb_tpl_close(&t, &a, &e), 0);
+  ck_assert_int_eq(a.n, 1);
+  ck_assert_int_eq(a.v[0], nb_tokenizer_eos(tok));
+  ck_assert(nb_tpl_is_stop(&t, nb_tokenizer_eos(tok)));
+  ck_assert(!nb_tpl_is_stop(&t, nb_tokenizer_bos(tok)));
+  /* plain: BOS + system text, then each message as text, nothing else */
+  nb_tpl_init(&t, NB_TPL_PLAIN, tok);
+  a.n = 0;
+  ck_assert_int_eq(nb_tpl_prefix(&t, NULL, &a, &e), 0);
+  ck_assert_int_eq(a.n, 1);
+  ck_assert_int_eq(nb_tpl_user(&t, NULL, "Once upon a time", true, &a, &e), 0);
+  int32_t *ids = NULL, n = 0;
+  ck_assert_int_eq(nb_tokenize(tok, "Once upon a time", 16, true, &ids, &n, &e), 0);
+  ck_assert_int_eq(a.n, n); /* same ids as run -p would evaluate */
+  for (int32_t i = 0; i < n; i++) ck_assert_int_eq(a.v[i], ids[i]);
+  nb_free(ids);
+  a.n = 0;
+  ck_assert_int_eq(nb_tpl_close(&t, &a, &e), 0);
+  ck_assert_int_eq(a.n, 0);
+  ck_assert(nb_tpl_is_stop(&t, nb_tokenizer_bos(tok)));
+  /* chatml and zephyr wrap the roles */
+  nb_tpl_init(&t, NB_TPL_CHATML, tok);
+  a.n = 0;
+  ck_assert_int_eq(nb_tpl_user(&t, NULL, "Hi", true, &a, &e), 0);
+  render_text(tok, &a, buf, sizeof buf);
+  ck_assert_msg(strstr(buf, "user") && strstr(buf, "assistant") && strstr(buf, "im_end"),
+                "chatml: %s", buf);
+  nb_tpl_init(&t, NB_TPL_ZEPHYR, tok);
+  a.n = 0;
+  ck_assert_int_eq(nb_tpl_prefix(&t, "Be kind.", &a, &e), 0);
+  render_text(tok, &a, buf, sizeof buf);
+  ck_assert_msg(strstr(buf, "system") && strstr(buf, "Be kind.") && strstr(buf, "</s>"),
+                "zephyr prefix: %s", buf);
+  nb_toks_free(&a);
+  nb_tokenizer_free(tok);
+  nb_model_free(m);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("chat");
   TCase *u = tcase_create("editor");
@@ -458,6 +571,8 @@ static Suite *suite(void) {
   tcase_add_test(u, test_lineedit_history_navigation);
   tcase_add_test(u, test_history_bounded_and_persisted);
   tcase_add_test(u, test_utf8_validation);
+  tcase_add_test(u, test_template_detect_by_content);
+  tcase_add_test(u, test_template_rendering);
   suite_add_tcase(s, u);
   TCase *t = tcase_create("pty");
   tcase_set_timeout(t, 240);

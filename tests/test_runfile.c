@@ -326,6 +326,29 @@ START_TEST(test_thousand_prompts_memory_flat) {
 }
 END_TEST
 
+/* The progress bar shows on a terminal only. */
+START_TEST(test_progress_bar_only_on_a_terminal) {
+  size_t l;
+  char *s = many_prompts(20, &l);
+  const char *f = nbt_tmp("p20.jsonl");
+  write_file(f, s, l);
+  nb_free(s);
+  result r = run(f, (const char *[]){"-c", "32", "-s", "1", "-o", "jsonl", NULL});
+  ck_assert_int_eq(r.status, 0);
+  ck_assert_ptr_null(strstr(r.err, "ETA"));
+  result_free(&r);
+  char *argv[] = {(char *)nbt_build("nibble"), "run", "-m", (char *)model(), "-f",
+                  (char *)f, "-c", "32", "-s", "1", "-o", "jsonl", NULL};
+  nbt_pty p;
+  nbt_pty_spawn(&p, argv);
+  ck_assert(nbt_pty_wait(&p, RUN_MS));
+  ck_assert(WIFEXITED(p.status) && WEXITSTATUS(p.status) == 0);
+  ck_assert_msg(strstr(p.out, "] 20/20") != NULL && strstr(p.out, "tok/s  ETA") != NULL,
+                "no progress bar on a terminal:\n%s", p.out);
+  nbt_pty_close(&p);
+}
+END_TEST
+
 START_TEST(test_errors_exit_codes) {
   result r = run("/nonexistent/prompts.txt", (const char *[]){NULL});
   ck_assert_int_eq(r.status, 1);
@@ -351,6 +374,7 @@ static Suite *suite(void) {
   tcase_add_test(t, test_jsonl_broken_lines_and_reproducibility);
   tcase_add_test(t, test_seed_plus_index_and_fresh_context_with_system);
   tcase_add_test(t, test_thousand_prompts_memory_flat);
+  tcase_add_test(t, test_progress_bar_only_on_a_terminal);
   tcase_add_test(t, test_errors_exit_codes);
   suite_add_tcase(s, t);
   return s;

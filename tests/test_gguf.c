@@ -1162,6 +1162,15 @@ START_TEST(test_write_tensors) {
     ck_assert_int_eq(
         nb_gguf_writer_add_tensor(w, "x", NB_TYPE_F32, 5, ne_a, a, &e),
         NB_ESHAPE);
+    char longname[80];
+    memset(longname, 'x', 64);
+    longname[64] = '\0';
+    ck_assert_int_eq(
+        nb_gguf_writer_add_tensor(w, longname, NB_TYPE_F32, 2, ne_a, a, &e),
+        NB_ETOOBIG);
+    longname[63] = '\0';
+    ck_assert_int_eq(
+        nb_gguf_writer_add_tensor(w, longname, NB_TYPE_F32, 2, ne_a, a, &e), 0);
     int64_t bad[] = {0};
     ck_assert_int_eq(
         nb_gguf_writer_add_tensor(w, "x", NB_TYPE_F32, 1, bad, a, &e),
@@ -1174,7 +1183,7 @@ START_TEST(test_write_tensors) {
     ck_assert_uint_eq(nb_gguf_alignment(g), align);
     ck_assert_uint_eq(nb_gguf_data_offset(g) % align, 0);
     ck_assert_uint_eq(nb_gguf_file_size(g) % align, 0);
-    ck_assert_int_eq(nb_gguf_n_tensors(g), 3);
+    ck_assert_int_eq(nb_gguf_n_tensors(g), 4);
     const void *datas[] = {a, h, q};
     const uint64_t sizes[] = {sizeof a, sizeof h, sizeof q};
     for (int i = 0; i < 3; i++) {

@@ -27,6 +27,8 @@
 /* Arrays inside arrays deeper than this are refused (a depth bomb would
  * otherwise recurse once per 12 bytes of file). llama.cpp writes none. */
 #define NB__GGUF_MAX_NEST 8
+/* ggml's GGML_MAX_NAME: tensor names the writer accepts are shorter. */
+#define NB__GGUF_MAX_NAME 64
 /* Largest `general.alignment` accepted (1 MiB). */
 #define NB__GGUF_MAX_ALIGNMENT (1u << 20)
 

@@ -466,6 +466,11 @@ static int parse(nb_gguf *g, nb_err *err) {
    * >= 8 + 4 + 8 + 4 + 8. */
   if ((rc = check_count(&r, nkv, 12, "kv count", 16)) < 0) return rc;
   if ((rc = check_count(&r, nt, 32, "tensor count", 8)) < 0) return rc;
+  if (nkv * 12 + nt * 32 > r.size - r.pos) /* each < size: no overflow */
+    return nb__err(err, NB_ETRUNC,
+                   "kv count %llu and tensor count %llu at offsets 16 and 8 "
+                   "need more than the %llu bytes left",
+                   (ull)nkv, (ull)nt, (ull)(r.size - r.pos));
   if (nkv > 0) {
     g->kv = nb_calloc((size_t)nkv, sizeof *g->kv);
     g->kv_index = nb_malloc((size_t)nkv * sizeof *g->kv_index);

@@ -241,6 +241,12 @@ int nb_gguf_writer_add_tensor(nb_gguf_writer *w, const char *name,
     return nb__err(err, NB_EINVAL, "add_tensor: NULL argument");
   size_t nlen = strlen(name);
   if (nlen == 0) return nb__err(err, NB_EINVAL, "add_tensor: empty name");
+  /* ggml keeps tensor names in 64-byte fields (NUL included): llama.cpp
+   * refuses longer ones, so we never write them. */
+  if (nlen >= NB__GGUF_MAX_NAME)
+    return nb__err(err, NB_ETOOBIG,
+                   "tensor %.64s...: name longer than %d bytes (ggml's limit)",
+                   name, NB__GGUF_MAX_NAME - 1);
   for (int64_t i = 0; i < w->n_t; i++)
     if (w->t[i].nlen == nlen && memcmp(w->t[i].name, name, nlen) == 0)
       return nb__err(err, NB_EDUP, "tensor %s: added twice", name);

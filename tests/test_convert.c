@@ -33,13 +33,8 @@ static bool exists(const char *path) {
   return stat(path, &st) == 0;
 }
 
-/* The nibble binary: top of the build dir, or src/cli/ (older layout). */
-static const char *nibble_path(void) {
-  const char *p = nbt_build("nibble");
-  struct stat st;
-  if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) return p;
-  return nbt_build("src/cli/nibble");
-}
+/* The nibble binary, at the top of the build dir. */
+static const char *nibble_path(void) { return nbt_build("nibble"); }
 
 static const nb_tensor_info *tensor(const nb_gguf *g, const char *name) {
   int64_t i = nb_gguf_find_tensor(g, name);

@@ -306,6 +306,12 @@ int nb_conv_turn(nb_conv *c) {
     if (c->cancel) { stop = NB_STOP_CANCEL; break; }
     if (t->reply.n >= c->n_predict) { stop = NB_STOP_LENGTH; break; }
     int32_t id = nb_sampler_sample(c->smp, nb_ctx_logits(c->ctx));
+    if (id < 0) { /* every logit NaN: non-finite weights in the file */
+      rc = id;
+      snprintf(err.msg, sizeof err.msg, "no token can be sampled: the logits are not finite numbers");
+      err.code = rc;
+      goto fail;
+    }
     nb_sampler_accept(c->smp, id);
     if (nb_tpl_is_stop(&c->tpl, id)) { stop = NB_STOP_EOS; break; }
     if ((rc = nb_toks_push(&t->reply, id)) != 0) goto fail;

@@ -79,6 +79,14 @@ int nb_gen_run(const nb_gen *g, const int32_t *prompt, int32_t n_prompt,
       break;
     }
     int32_t id = nb_sampler_sample(g->smp, logits);
+    if (id < 0) { /* every logit NaN: the model file holds non-finite weights */
+      if (err) {
+        err->code = id;
+        snprintf(err->msg, sizeof err->msg,
+                 "no token can be sampled: the logits are not finite numbers");
+      }
+      return id;
+    }
     if (id == eos || (g->stop_on_bos && id == bos)) {
       st->stop = NB_GEN_EOS;
       break;

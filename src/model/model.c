@@ -50,7 +50,7 @@ static int read_hparams(const nb_gguf *g, nb_hparams *hp, nb_err *err) {
   if (nb_gguf_find_key(g, "general.architecture") < 0)
     return nb__err(err, NB_EMODEL, "key general.architecture is missing");
   if (nb_gguf_get_str(g, "general.architecture", &arch, err) < 0)
-    return nb__err_prefix(err, NB_EMODEL, "key general.architecture");
+    return nb__err(err, NB_EMODEL, "key general.architecture is not a string");
   if (arch.len != 5 || memcmp(arch.data, "llama", 5) != 0)
     return nb__err(err, NB_EMODEL,
                    "general.architecture is '%.*s'; only 'llama' is supported",

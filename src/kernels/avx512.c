@@ -7,8 +7,9 @@
  * determinism argument), with 16 float lanes where avx2.c has 8:
  *  - F16 weights x F16/F32 inputs: one 16-lane FMA accumulator per output
  *    over k in steps of 16, horizontal sum, the k % 16 tail in scalar order.
- *  - Q8_0/Q4_0 weights x F16/F32 inputs: per 32-block a 16-lane partial
+ *  - Q8_0/Q4_0 weights x F32 inputs: per 32-block a 16-lane partial
  *    p = w_lo * x_lo + w_hi * x_hi, then acc = fma(p, d_w, acc).
+ *  - Q8_0/Q4_0 weights x F16 inputs: fixed16_x86.h, shared with avx2.c.
  *  - Q8_0/Q4_0 weights x Q8 inputs: VNNI vpdpbusd (unsigned x signed bytes,
  *    int32 accumulation, no saturation) on 256-bit vectors, one block each:
  *    Q4_0: sum (q - 8) x = dpbusd(-8 * sum x, q, x), q in [0, 15];
@@ -193,21 +194,21 @@ NB__ALWAYS_INLINE void tile_qq(int R, int T, int q4, int64_t k,
     for (int t = 0; t < T; t++) y[t * ldy + r] = hsum8(acc[r][t]);
 }
 
+/* Q8_0 / Q4_0 weights x F16 input: the 16-bit fixed-point kernels shared
+ * with avx2.c (same numbers on both sets; see the header). */
+#include "fixed16_x86.h"
+
 /* ------------------------------------------------- families and entries */
 
 #define FAM_F16_F16(R, T, ...) tile_f16(R, T, 0, __VA_ARGS__)
 #define FAM_F16_F32(R, T, ...) tile_f16(R, T, 1, __VA_ARGS__)
-#define FAM_Q8_F16(R, T, ...) tile_qf(R, T, 0, 0, __VA_ARGS__)
 #define FAM_Q8_F32(R, T, ...) tile_qf(R, T, 0, 1, __VA_ARGS__)
-#define FAM_Q4_F16(R, T, ...) tile_qf(R, T, 1, 0, __VA_ARGS__)
 #define FAM_Q4_F32(R, T, ...) tile_qf(R, T, 1, 1, __VA_ARGS__)
 #define FAM_Q8_Q8(R, T, ...) tile_qq(R, T, 0, __VA_ARGS__)
 #define FAM_Q4_Q8(R, T, ...) tile_qq(R, T, 1, __VA_ARGS__)
 NB__TILES(FAM_F16_F16)
 NB__TILES(FAM_F16_F32)
-NB__TILES(FAM_Q8_F16)
 NB__TILES(FAM_Q8_F32)
-NB__TILES(FAM_Q4_F16)
 NB__TILES(FAM_Q4_F32)
 NB__TILES(FAM_Q8_Q8)
 NB__TILES(FAM_Q4_Q8)
@@ -223,9 +224,7 @@ NB__TILES(FAM_Q4_Q8)
   }
 GEMM(gemm_f16_f16, FAM_F16_F16, NB_TYPE_F16, 4, 4)
 GEMM(gemm_f16_f32, FAM_F16_F32, NB_TYPE_F16, 4, 4)
-GEMM(gemm_q8_0_f16, FAM_Q8_F16, NB_TYPE_Q8_0, 4, 4)
 GEMM(gemm_q8_0_f32, FAM_Q8_F32, NB_TYPE_Q8_0, 4, 4)
-GEMM(gemm_q4_0_f16, FAM_Q4_F16, NB_TYPE_Q4_0, 4, 4)
 GEMM(gemm_q4_0_f32, FAM_Q4_F32, NB_TYPE_Q4_0, 4, 4)
 GEMM(gemm_q8_0_q8, FAM_Q8_Q8, NB_TYPE_Q8_0, 4, 4)
 GEMM(gemm_q4_0_q8, FAM_Q4_Q8, NB_TYPE_Q4_0, 4, 4)

@@ -214,6 +214,91 @@ NB__ALWAYS_INLINE void tile_qq(int R, int T, int q4, int64_t k,
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) y[t * ldy + r] = hsum8(acc[r][t]);
 }
 
+/* One token (decode): tile_qq with the activation side hoisted out of the
+ * row loop. The per-block values tile_qq derives from the Q8 input (d_x,
+ * and 8 * lane sums of x for Q4_0 or |x| for Q8_0) are computed once per
+ * call into a stack buffer instead of once per 4-row tile; the arithmetic
+ * per (row, block) is the same instruction for instruction, so the results
+ * are bit-identical to tile_qq's (the determinism contract between nt = 1
+ * and batches holds). Only for k <= 32 * QQ1_KB (larger k: tile_qq). */
+#define QQ1_KB 512
+
+typedef struct qq1_x { /* (QQ1_KB, 32) bytes + QQ1_KB scales */
+  _Alignas(32) uint8_t a[QQ1_KB][32]; /* Q4_0: int32 8*lane sums; Q8_0: |x| */
+  float d[QQ1_KB];                     /* d_x */
+} qq1_x;
+
+NB__ALWAYS_INLINE void tile_qq1(int R, int q4, int64_t nb, const uint8_t *w,
+                                size_t ldw, const uint8_t *x,
+                                const qq1_x *c, float *y) {
+  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
+  const size_t xs = sizeof(nb__block_q8_0);
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  __m256 acc[NB__TMAX_R];
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+  _Pragma("GCC unroll 2") for (int64_t b = 0; b < nb; b++) {
+    const __m256i xv = _mm256_loadu_si256((const __m256i *)(x + b * xs + 2));
+    const __m256i xa = _mm256_load_si256((const __m256i *)c->a[b]);
+    const __m256 dx = _mm256_set1_ps(c->d[b]);
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+      const uint8_t *blk = w + r * ldw + b * bs;
+      __m256 dw = ld_scale8(blk);
+      __m256i q = q4 ? q4_unpack_u8(blk + 2)
+                     : _mm256_loadu_si256((const __m256i *)(blk + 2));
+      __m256i s;
+      if (q4) {
+        s = _mm256_madd_epi16(_mm256_maddubs_epi16(q, xv), ones16);
+        s = _mm256_sub_epi32(s, xa);
+      } else {
+        s = _mm256_madd_epi16(
+            _mm256_maddubs_epi16(xa, _mm256_sign_epi8(q, xv)), ones16);
+      }
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, dx),
+                               acc[r]);
+    }
+  }
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) y[r] = hsum8(acc[r]);
+}
+
+typedef void (*qq1_tile_fn)(int64_t nb, const uint8_t *w, size_t ldw,
+                            const uint8_t *x, const qq1_x *c, float *y);
+#define QQ1_ONE(Q, R)                                                        \
+  static void qq1_##Q##_##R(int64_t nb, const uint8_t *w, size_t ldw,        \
+                            const uint8_t *x, const qq1_x *c, float *y) {    \
+    tile_qq1(R, Q, nb, w, ldw, x, c, y);                                     \
+  }
+QQ1_ONE(0, 1) QQ1_ONE(0, 2) QQ1_ONE(0, 3) QQ1_ONE(0, 4)
+QQ1_ONE(1, 1) QQ1_ONE(1, 2) QQ1_ONE(1, 3) QQ1_ONE(1, 4)
+static const qq1_tile_fn qq1_tiles[2][NB__TMAX_R + 1] = {
+    {0, qq1_0_1, qq1_0_2, qq1_0_3, qq1_0_4},
+    {0, qq1_1_1, qq1_1_2, qq1_1_3, qq1_1_4},
+};
+
+/* The one-token walk: rows [r0, r1) in tiles of 4 over the hoisted input. */
+static void walk_qq1(int q4, int64_t k, const void *w, size_t ldw,
+                     const void *x, float *y, int64_t r0, int64_t r1) {
+  const uint8_t *xb = x;
+  const int64_t nb = k / 32;
+  const __m256i ones8 = _mm256_set1_epi8(1);
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  qq1_x c;
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t *blk = xb + b * sizeof(nb__block_q8_0);
+    __m256i xv = _mm256_loadu_si256((const __m256i *)(blk + 2));
+    __m256i a = q4 ? _mm256_slli_epi32(_mm256_madd_epi16(
+                                           _mm256_maddubs_epi16(ones8, xv), ones16),
+                                       3)
+                   : _mm256_sign_epi8(xv, xv);
+    _mm256_store_si256((__m256i *)c.a[b], a);
+    c.d[b] = ld_scale(blk);
+  }
+  for (int64_t r = r0; r < r1; r += NB__TMAX_R) {
+    int nr = r1 - r < NB__TMAX_R ? (int)(r1 - r) : NB__TMAX_R;
+    qq1_tiles[q4][nr](nb, (const uint8_t *)w + (size_t)r * ldw, ldw, xb, &c,
+                      y + r);
+  }
+}
+
 #include "fixed16_x86.h"
 
 /* ------------------------------------------------- families and entries */
@@ -243,8 +328,24 @@ GEMM(gemm_f16_f16, FAM_F16_F16, NB_TYPE_F16, 2, 4)
 GEMM(gemm_f16_f32, FAM_F16_F32, NB_TYPE_F16, 2, 4)
 GEMM(gemm_q8_0_f32, FAM_Q8_F32, NB_TYPE_Q8_0, 2, 2)
 GEMM(gemm_q4_0_f32, FAM_Q4_F32, NB_TYPE_Q4_0, 2, 2)
-GEMM(gemm_q8_0_q8, FAM_Q8_Q8, NB_TYPE_Q8_0, 2, 4)
-GEMM(gemm_q4_0_q8, FAM_Q4_Q8, NB_TYPE_Q4_0, 2, 4)
+GEMM(gemm_q8_0_q8_batch, FAM_Q8_Q8, NB_TYPE_Q8_0, 2, 4)
+GEMM(gemm_q4_0_q8_batch, FAM_Q4_Q8, NB_TYPE_Q4_0, 2, 4)
+static void gemm_q8_0_q8(int64_t k, const void *w, size_t ldw, const void *x,
+                         size_t ldx, float *y, int64_t ldy, int64_t r0,
+                         int64_t r1, int64_t nt) {
+  if (nt == 1 && k / 32 <= QQ1_KB)
+    walk_qq1(0, k, w, ldw, x, y, r0, r1);
+  else
+    gemm_q8_0_q8_batch(k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
+}
+static void gemm_q4_0_q8(int64_t k, const void *w, size_t ldw, const void *x,
+                         size_t ldx, float *y, int64_t ldy, int64_t r0,
+                         int64_t r1, int64_t nt) {
+  if (nt == 1 && k / 32 <= QQ1_KB)
+    walk_qq1(1, k, w, ldw, x, y, r0, r1);
+  else
+    gemm_q4_0_q8_batch(k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
+}
 
 /* ------------------------------------------------------------ conversions */
 

@@ -89,17 +89,20 @@ static int check_params(const nb_quant_params *p, nb_err *err) {
 }
 
 /* The type the policy picks for tensor t (before the block-size check);
- * *is_weight says whether the policy applies at all. */
+ * *is_weight says whether the policy applies at all. `tied` says the model
+ * has no output.weight: token_embd.weight then also computes the logits, so
+ * it takes the output rule (as llama.cpp's quantizer does), unless an
+ * embedding type was asked for. */
 static uint32_t policy_type(const nb_quant_params *p, const nb_tensor_info *t,
-                            bool *is_weight) {
+                            bool tied, bool *is_weight) {
   *is_weight = t->n_dims >= 2 && str_ends(t->name, ".weight");
   if (!*is_weight) return t->type;
-  if (str_is(t->name, "output.weight")) {
+  bool embd = str_is(t->name, "token_embd.weight");
+  if (embd && p->embd_type >= 0) return (uint32_t)p->embd_type;
+  if (str_is(t->name, "output.weight") || (embd && tied)) {
     if (p->output_type >= 0) return (uint32_t)p->output_type;
     return p->type == NB_TYPE_Q4_0 ? NB_TYPE_Q8_0 : p->type;
   }
-  if (str_is(t->name, "token_embd.weight") && p->embd_type >= 0)
-    return (uint32_t)p->embd_type;
   return p->type;
 }
 
@@ -241,6 +244,7 @@ int nb_quantize_file(const char *in_path, const char *out_path,
 
   /* scratch rows for the widest tensor */
   n_t = nb_gguf_n_tensors(g);
+  bool tied = nb_gguf_find_tensor(g, "output.weight") < 0;
   int64_t max_k = 1;
   for (int64_t i = 0; i < n_t; i++)
     max_k = NB__MAX(max_k, nb_gguf_tensor(g, i)->ne[0]);
@@ -278,7 +282,7 @@ int nb_quantize_file(const char *in_path, const char *out_path,
     r.count = n_t;
 
     bool is_weight;
-    uint32_t type = policy_type(p, t, &is_weight);
+    uint32_t type = policy_type(p, t, tied, &is_weight);
     if (is_weight && t->ne[0] % nb_type_block(type) != 0) {
       type = p->fallback_type;
       r.fallback = true;

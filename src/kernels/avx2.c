@@ -98,7 +98,7 @@ NB__ALWAYS_INLINE void tile_f16(int R, int T, int xf32, int64_t k,
   _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
   int64_t i = 0;
-  for (; i + 8 <= k; i += 8) {
+  _Pragma("GCC unroll 4") for (; i + 8 <= k; i += 8) {
     __m256 xv[NB__TMAX_T];
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) xv[t] = ld_x8(xf32, x + t * ldx, i);
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {

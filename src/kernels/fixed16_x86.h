@@ -167,6 +167,11 @@ static void walk_qh(int q4, int64_t k, const void *w, size_t ldw,
   const int rt = NB__TMAX_R;
   const int64_t nb = k / 32;
   qh_x xc[QH_TT];
+  if (nb == 0) { /* empty sums, as the other kernels give */
+    for (int64_t t = 0; t < nt; t++)
+      for (int64_t r = r0; r < r1; r++) y[t * ldy + r] = 0.0f;
+    return;
+  }
   int64_t rc = r1 - r0;
   if (nt > 1) {
     const size_t row_bytes = (size_t)nb * bs;

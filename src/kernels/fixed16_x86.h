@@ -40,9 +40,12 @@ static inline __m256 qh_scale8(const uint8_t *blk) {
  *   |x_j - s_b * i_j| <= amax_b * (0.5 / 32767 + 4 * 2^-24)  (< amax_b * 2^-15.9)
  * (the 0.5 from rounding to an integer; 2^-24 * 32767 < 0.002 from the
  * product's rounding is inside the 4 * 2^-24 term together with the relative
- * error of s_b * inv_b against 1). That is 2^-5 of one fp16 ulp of amax_b:
- * far below the fp16 rounding already in x for any element within 1/32 of
- * its block's largest.
+ * error of s_b * inv_b against 1). That is at most 1/32 of an fp16 ulp of
+ * amax_b: no more than the fp16 rounding error (half an ulp) already in every
+ * element within 1/8 of its block's largest magnitude; smaller elements
+ * keep that absolute error (their relative precision drops below fp16's).
+ * For comparison, --act q8 rounds to steps of amax_b / 127 (error up to
+ * amax_b / 254, ~258 times larger).
  * Per weight row and block: S = sum_j w_j * i_j exactly in int32 (vpmaddwd
  * on int16 weights: Q8_0 |S| <= 32 * 128 * 32767 < 2^27; Q4_0 as
  * sum q_j i_j - 8 * sum i_j with q in [0, 15]), then

@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "sampleopts.h"
 
 #ifndef NB_BUILD_COMMIT
 #define NB_BUILD_COMMIT "unknown"
@@ -120,22 +121,13 @@ static row *rows_add(rows *rs) {
 
 /* ------------------------------------------------------------- parsing */
 
-static bool parse_i32(const char *s, long lo, long hi, int32_t *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) return false;
-  *out = (int32_t)v;
-  return true;
-}
-
-static bool parse_ilist(const char *s, long lo, long hi, ilist *l) {
+static bool parse_ilist(const char *s, int32_t lo, int32_t hi, ilist *l) {
   l->n = 0;
   char buf[256];
   snprintf(buf, sizeof buf, "%s", s);
   for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
        tok = strtok_r(NULL, ",", &save)) {
-    if (l->n == MAX_LIST || !parse_i32(tok, lo, hi, &l->v[l->n])) return false;
+    if (l->n == MAX_LIST || !nb_parse_i32(tok, lo, hi, &l->v[l->n])) return false;
     l->n++;
   }
   return l->n > 0;
@@ -198,7 +190,7 @@ static int parse_args(int argc, char **argv, opts *o) {
     } else if (!strcmp(a, "-t")) {
       ok = parse_ilist(v, 1, 512, &o->t);
     } else if (!strcmp(a, "-r")) {
-      ok = parse_i32(v, 1, 64, &o->reps);
+      ok = nb_parse_i32(v, 1, 64, &o->reps);
     } else if (!strcmp(a, "--act")) {
       ok = parse_slist(o, v, &o->acts);
       for (int k = 0; ok && k < o->acts.n; k++)
@@ -216,9 +208,9 @@ static int parse_args(int argc, char **argv, opts *o) {
       else
         ok = false;
     } else if (!strcmp(a, "--bw-mib")) {
-      ok = parse_i32(v, 0, 1 << 20, &o->bw_mib);
+      ok = nb_parse_i32(v, 0, 1 << 20, &o->bw_mib);
     } else if (!strcmp(a, "--bw-reps")) {
-      ok = parse_i32(v, 1, 100, &o->bw_reps);
+      ok = nb_parse_i32(v, 1, 100, &o->bw_reps);
     } else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) {
       char *end;
       errno = 0;

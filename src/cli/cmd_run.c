@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "sampleopts.h"
 #include "gen.h"
 #include "runfile.h"
 
@@ -32,34 +33,6 @@ static const char usage_text[] =
     "  -t N                 threads (default: physical cores)\n"
     "  --act f16|f32|q8     activation precision (default f16)\n"
     "  --kernels NAME       scalar|avx2|avx512|neon (default: best for this CPU)\n";
-
-static bool parse_i32(const char *s, long lo, long hi, int32_t *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) return false;
-  *out = (int32_t)v;
-  return true;
-}
-
-static bool parse_f32(const char *s, float lo, float hi, float *out) {
-  char *end;
-  errno = 0;
-  float v = strtof(s, &end);
-  if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return false;
-  *out = v;
-  return true;
-}
-
-static bool parse_u64(const char *s, uint64_t *out) {
-  char *end;
-  errno = 0;
-  if (s[0] == '-') return false;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || *end) return false;
-  *out = v;
-  return true;
-}
 
 typedef struct run_args {
   const char *model, *prompt;
@@ -85,16 +58,16 @@ static int parse_args(run_args *a, int argc, char **argv) {
     bool ok = true;
     if (!strcmp(f, "-m") || !strcmp(f, "--model")) a->model = v;
     else if (!strcmp(f, "-p") || !strcmp(f, "--prompt")) a->prompt = v;
-    else if (!strcmp(f, "-n") || !strcmp(f, "--n-predict")) ok = parse_i32(v, 1, 1 << 24, &a->n_predict);
-    else if (!strcmp(f, "-c") || !strcmp(f, "--ctx-size")) ok = parse_i32(v, 0, 1 << 24, &a->cp.n_ctx);
-    else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) ok = parse_i32(v, 0, 512, &a->cp.n_threads);
-    else if (!strcmp(f, "-s") || !strcmp(f, "--seed")) ok = a->seed_set = parse_u64(v, &a->sp.seed);
-    else if (!strcmp(f, "--temp")) ok = parse_f32(v, 0, 100, &a->sp.temp);
-    else if (!strcmp(f, "--top-k")) ok = parse_i32(v, 0, 1 << 30, &a->sp.top_k);
-    else if (!strcmp(f, "--top-p")) ok = parse_f32(v, 0, 1, &a->sp.top_p);
-    else if (!strcmp(f, "--min-p")) ok = parse_f32(v, 0, 1, &a->sp.min_p);
-    else if (!strcmp(f, "--repeat-penalty")) ok = parse_f32(v, 0, 100, &a->sp.repeat_penalty);
-    else if (!strcmp(f, "--repeat-last-n")) ok = parse_i32(v, 0, 1 << 24, &a->sp.repeat_last_n);
+    else if (!strcmp(f, "-n") || !strcmp(f, "--n-predict")) ok = nb_parse_i32(v, 1, 1 << 24, &a->n_predict);
+    else if (!strcmp(f, "-c") || !strcmp(f, "--ctx-size")) ok = nb_parse_i32(v, 0, 1 << 24, &a->cp.n_ctx);
+    else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) ok = nb_parse_i32(v, 0, 512, &a->cp.n_threads);
+    else if (!strcmp(f, "-s") || !strcmp(f, "--seed")) ok = a->seed_set = nb_parse_u64(v, &a->sp.seed);
+    else if (!strcmp(f, "--temp")) ok = nb_parse_f32(v, 0, 100, &a->sp.temp);
+    else if (!strcmp(f, "--top-k")) ok = nb_parse_i32(v, 0, 1 << 30, &a->sp.top_k);
+    else if (!strcmp(f, "--top-p")) ok = nb_parse_f32(v, 0, 1, &a->sp.top_p);
+    else if (!strcmp(f, "--min-p")) ok = nb_parse_f32(v, 0, 1, &a->sp.min_p);
+    else if (!strcmp(f, "--repeat-penalty")) ok = nb_parse_f32(v, 0, 100, &a->sp.repeat_penalty);
+    else if (!strcmp(f, "--repeat-last-n")) ok = nb_parse_i32(v, 0, 1 << 24, &a->sp.repeat_last_n);
     else if (!strcmp(f, "--act")) {
       int act = nb_act_from_name(v);
       ok = act >= 0;

@@ -39,6 +39,7 @@
 #include "cli.h"
 #include "sampleopts.h"
 
+#include "nb_build_commit.h"
 #ifndef NB_BUILD_COMMIT
 #define NB_BUILD_COMMIT "unknown"
 #endif

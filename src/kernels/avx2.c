@@ -25,61 +25,18 @@
 
 #include "kernels.h"
 #include "tile.h"
+#include "x86_util.h"
 
 /* --------------------------------------------------------------- helpers */
-
-static inline float hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-/* Block scale: F16C's conversion is exact, like nb__f16_to_f32. */
-static inline float ld_scale(const uint8_t *blk) {
-  nb_f16 d;
-  memcpy(&d, blk, 2);
-  return _cvtsh_ss(d);
-}
 
 /* 8 floats of an input row at element i: F16 (xf32 = 0) or F32. */
 static inline __m256 ld_x8(int xf32, const uint8_t *x, int64_t i) {
   if (xf32) return _mm256_loadu_ps((const float *)(const void *)x + i);
   return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 2 * i)));
 }
-static inline float ld_x1(int xf32, const uint8_t *x, int64_t i) {
-  if (xf32) {
-    float f;
-    memcpy(&f, x + 4 * i, 4);
-    return f;
-  }
-  nb_f16 h;
-  memcpy(&h, x + 2 * i, 2);
-  return nb__f16_to_f32(h);
-}
-
 /* 32 Q4_0 levels of a block as int8 q - 8, element order. */
 static inline __m256i q4_unpack_s8(const uint8_t *qs) {
-  __m128i raw = _mm_loadu_si128((const __m128i *)qs);
-  __m128i m = _mm_set1_epi8(0x0f);
-  __m128i lo = _mm_and_si128(raw, m);
-  __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), m);
-  __m256i q = _mm256_set_m128i(hi, lo);
-  return _mm256_sub_epi8(q, _mm256_set1_epi8(8));
-}
-/* Same, unsigned levels q in [0, 15]: the 16 bytes broadcast to both
- * halves, the high half shifted by 4 (vpsrlvq), one mask (3 instructions). */
-static inline __m256i q4_unpack_u8(const uint8_t *qs) {
-  __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
-  raw = _mm256_srlv_epi64(raw, _mm256_setr_epi64x(0, 0, 4, 4));
-  return _mm256_and_si256(raw, _mm256_set1_epi8(0x0f));
-}
-/* A block's fp16 scale as 8 equal floats: vpbroadcastw + vcvtph2ps (exact,
- * the same value as ld_scale). */
-static inline __m256 ld_scale8(const uint8_t *blk) {
-  int16_t d;
-  memcpy(&d, blk, 2);
-  return _mm256_cvtph_ps(_mm_set1_epi16(d));
+  return _mm256_sub_epi8(q4_unpack_u8(qs), _mm256_set1_epi8(8));
 }
 /* Sub-vector j (0..3) of 32 int8 as 8 floats. */
 static inline __m256 s8_to_f32(__m256i q, int j) {

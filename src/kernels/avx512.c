@@ -24,50 +24,19 @@
 
 #include "kernels.h"
 #include "tile.h"
+#include "x86_util.h"
 
 /* --------------------------------------------------------------- helpers */
 
-static inline float hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 static inline float hsum16(__m512 v) {
   return hsum8(_mm256_add_ps(_mm512_castps512_ps256(v),
                              _mm512_extractf32x8_ps(v, 1)));
-}
-
-/* Block scale: F16C's conversion is exact, like nb__f16_to_f32. */
-static inline float ld_scale(const uint8_t *blk) {
-  nb_f16 d;
-  memcpy(&d, blk, 2);
-  return _cvtsh_ss(d);
 }
 
 /* 16 floats of an input row at element i: F16 (xf32 = 0) or F32. */
 static inline __m512 ld_x16(int xf32, const uint8_t *x, int64_t i) {
   if (xf32) return _mm512_loadu_ps((const float *)(const void *)x + i);
   return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + 2 * i)));
-}
-static inline float ld_x1(int xf32, const uint8_t *x, int64_t i) {
-  if (xf32) {
-    float f;
-    memcpy(&f, x + 4 * i, 4);
-    return f;
-  }
-  nb_f16 h;
-  memcpy(&h, x + 2 * i, 2);
-  return nb__f16_to_f32(h);
-}
-
-/* 32 Q4_0 levels of a block, unsigned q in [0, 15], element order. */
-static inline __m256i q4_unpack_u8(const uint8_t *qs) {
-  __m128i raw = _mm_loadu_si128((const __m128i *)qs);
-  __m128i m = _mm_set1_epi8(0x0f);
-  __m128i lo = _mm_and_si128(raw, m);
-  __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), m);
-  return _mm256_set_m128i(hi, lo);
 }
 /* Same as int8 q - 8. */
 static inline __m256i q4_unpack_s8(const uint8_t *qs) {

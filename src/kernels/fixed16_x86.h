@@ -13,19 +13,7 @@
 
 #include "kernels.h"
 #include "tile.h"
-
-static inline float qh_hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-/* A block's fp16 scale as 8 equal floats (exact). */
-static inline __m256 qh_scale8(const uint8_t *blk) {
-  int16_t d;
-  memcpy(&d, blk, 2);
-  return _mm256_cvtph_ps(_mm_set1_epi16(d));
-}
+#include "x86_util.h"
 
 /* ------------------- Q8_0 / Q4_0 weights x F16 input: 16-bit fixed point
  *
@@ -107,7 +95,7 @@ NB__ALWAYS_INLINE void tile_qh(int R, int T, int q4, int64_t nbk,
   _Pragma("GCC unroll 2") for (int64_t b = 0; b < nbk; b++) {
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
       const uint8_t *blk = w + r * ldw + b * bs;
-      __m256 dw = qh_scale8(blk);
+      __m256 dw = ld_scale8(blk);
       __m256i wa, wb;
       if (q4) {
         __m256i u = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(blk + 2)));
@@ -131,7 +119,7 @@ NB__ALWAYS_INLINE void tile_qh(int R, int T, int q4, int64_t nbk,
   }
   _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-      float v = qh_hsum8(acc[r][t]);
+      float v = hsum8(acc[r][t]);
       y[t * ldy + r] = first ? v : y[t * ldy + r] + v;
     }
 }

@@ -35,11 +35,8 @@ static const char usage_text[] =
     "  --kernels NAME       scalar|avx2|avx512|neon (default: best for this CPU)\n";
 
 typedef struct run_args {
-  const char *model, *prompt;
-  int32_t n_predict;
-  nb_ctx_params cp;
-  nb_sampler_params sp;
-  bool seed_set;
+  nb_gen_opts o;      /* model, context and sampling flags (sampleopts.c) */
+  const char *prompt; /* borrowed from argv */
 } run_args;
 
 /* 0 ok, 2 usage error (printed), 3 help printed. */
@@ -50,37 +47,19 @@ static int parse_args(run_args *a, int argc, char **argv) {
       fputs(usage_text, stdout);
       return 3;
     }
-    if (i + 1 >= argc) {
-      nb_cli_failf("run", "%s: unknown option or missing value", f);
-      return 2;
+    int rc = nb_gen_opts_parse(&a->o, argc, argv, &i, "run");
+    if (rc < 0) return 2;
+    if (rc > 0) continue;
+    if ((!strcmp(f, "-p") || !strcmp(f, "--prompt")) && i + 1 < argc) {
+      a->prompt = argv[++i];
+      continue;
     }
-    const char *v = argv[++i];
-    bool ok = true;
-    if (!strcmp(f, "-m") || !strcmp(f, "--model")) a->model = v;
-    else if (!strcmp(f, "-p") || !strcmp(f, "--prompt")) a->prompt = v;
-    else if (!strcmp(f, "-n") || !strcmp(f, "--n-predict")) ok = nb_parse_i32(v, 1, 1 << 24, &a->n_predict);
-    else if (!strcmp(f, "-c") || !strcmp(f, "--ctx-size")) ok = nb_parse_i32(v, 0, 1 << 24, &a->cp.n_ctx);
-    else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) ok = nb_parse_i32(v, 0, 512, &a->cp.n_threads);
-    else if (!strcmp(f, "-s") || !strcmp(f, "--seed")) ok = a->seed_set = nb_parse_u64(v, &a->sp.seed);
-    else if (!strcmp(f, "--temp")) ok = nb_parse_f32(v, 0, 100, &a->sp.temp);
-    else if (!strcmp(f, "--top-k")) ok = nb_parse_i32(v, 0, 1 << 30, &a->sp.top_k);
-    else if (!strcmp(f, "--top-p")) ok = nb_parse_f32(v, 0, 1, &a->sp.top_p);
-    else if (!strcmp(f, "--min-p")) ok = nb_parse_f32(v, 0, 1, &a->sp.min_p);
-    else if (!strcmp(f, "--repeat-penalty")) ok = nb_parse_f32(v, 0, 100, &a->sp.repeat_penalty);
-    else if (!strcmp(f, "--repeat-last-n")) ok = nb_parse_i32(v, 0, 1 << 24, &a->sp.repeat_last_n);
-    else if (!strcmp(f, "--act")) {
-      int act = nb_act_from_name(v);
-      ok = act >= 0;
-      if (ok) a->cp.act = act;
-    } else if (!strcmp(f, "--kernels")) a->cp.kernels = v;
-    else {
-      nb_cli_failf("run", "unknown option %s (see nibble run -h)", f);
-      return 2;
-    }
-    if (!ok) {
-      nb_cli_failf("run", "bad value for %s: '%s'", f, v);
-      return 2;
-    }
+    nb_cli_failf("run", "%s: unknown option or missing value (see nibble run -h)", f);
+    return 2;
+  }
+  if (a->o.sys != NULL) {
+    nb_cli_failf("run", "-sys applies to chat and run -f; with -p, put it in the prompt");
+    return 2;
   }
   if (a->prompt == NULL) {
     nb_cli_failf("run", "give a prompt with -p TEXT, or -f PROMPTS (see nibble run -h)");
@@ -100,14 +79,11 @@ int nb_cli_run(int argc, char **argv) {
   if (nb_cli_run_has_file(argc, argv)) return nb_cli_run_file(argc, argv);
   run_args a;
   memset(&a, 0, sizeof a);
-  a.model = "models/stories260K.gguf";
-  a.n_predict = 256;
-  nb_ctx_params_default(&a.cp);
-  nb_sampler_params_default(&a.sp);
+  nb_gen_opts_default(&a.o, 256);
   int prc = parse_args(&a, argc, argv);
   if (prc == 3) return 0;
   if (prc != 0) return 2;
-  if (!a.seed_set) a.sp.seed = (uint64_t)time(NULL);
+  if (!a.o.seed_set) a.o.sp.seed = (uint64_t)time(NULL);
 
   int ret = 1, rc;
   nb_err e = {0};
@@ -124,7 +100,7 @@ int nb_cli_run(int argc, char **argv) {
     nb_cli_failf("run", "the prompt is empty");
     goto done;
   }
-  if ((rc = nb_model_load(&m, a.model, &e)) < 0 ||
+  if ((rc = nb_model_load(&m, a.o.model, &e)) < 0 ||
       (rc = nb_tokenizer_from_gguf(&tok, nb_model_gguf(m), &e)) < 0) {
     nb_cli_fail("run", &e);
     goto done;
@@ -136,7 +112,7 @@ int nb_cli_run(int argc, char **argv) {
       nb_cli_fail("run", &e);
     goto done;
   }
-  if ((rc = nb_ctx_new(&c, m, &a.cp, &e)) < 0) {
+  if ((rc = nb_ctx_new(&c, m, &a.o.cp, &e)) < 0) {
     nb_cli_fail("run", &e);
     goto done;
   }
@@ -145,7 +121,7 @@ int nb_cli_run(int argc, char **argv) {
                  n_ids, nb_ctx_n_ctx(c));
     goto done;
   }
-  if ((rc = nb_sampler_new(&smp, &a.sp, nb_model_hparams(m)->n_vocab, &e)) < 0 ||
+  if ((rc = nb_sampler_new(&smp, &a.o.sp, nb_model_hparams(m)->n_vocab, &e)) < 0 ||
       (rc = nb_detok_new(&dt, tok, &e)) < 0) {
     nb_cli_fail("run", &e);
     goto done;
@@ -161,7 +137,7 @@ int nb_cli_run(int argc, char **argv) {
   }
   nb_gen g;
   nb_gen_init(&g, c, smp, tok, dt);
-  g.n_predict = a.n_predict;
+  g.n_predict = a.o.n_predict;
   g.on_text = write_out;
   nb_gen_stats st;
   if ((rc = nb_gen_run(&g, ids, n_ids, &st, &e)) < 0) {
@@ -176,7 +152,7 @@ int nb_cli_run(int argc, char **argv) {
           "stop: %s | act %s, kernels %s, %d ctx\n",
           st.n_prompt, st.t_prompt > 0 ? st.n_prompt / st.t_prompt : 0.0, st.n_gen,
           st.t_gen > 0 ? st.n_gen / st.t_gen : 0.0, nb_gen_stop_name(st.stop),
-          nb_act_name(a.cp.act), nb_ctx_kernels(c), nb_ctx_n_ctx(c));
+          nb_act_name(a.o.cp.act), nb_ctx_kernels(c), nb_ctx_n_ctx(c));
   ret = 0;
 done:
   nb_free(ids);

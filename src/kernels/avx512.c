@@ -182,21 +182,12 @@ NB__TILES(FAM_Q4_F32)
 NB__TILES(FAM_Q8_Q8)
 NB__TILES(FAM_Q4_Q8)
 
-/* One gemm entry per family: batch tiles of RT rows x TT tokens (32 zmm
- * registers allow larger tiles than AVX2's 16 ymm). */
-#define GEMM(NAME, FAM, WTYPE, RT, TT)                                       \
-  static void NAME(int64_t k, const void *w, size_t ldw, const void *x,      \
-                   size_t ldx, float *y, int64_t ldy, int64_t r0,            \
-                   int64_t r1, int64_t nt) {                                 \
-    nb__tile_walk(FAM##_tiles, RT, TT, nb_type_row_bytes(WTYPE, k), k, w,   \
-                  ldw, x, ldx, y, ldy, r0, r1, nt);                          \
-  }
-GEMM(gemm_f16_f16, FAM_F16_F16, NB_TYPE_F16, 4, 4)
-GEMM(gemm_f16_f32, FAM_F16_F32, NB_TYPE_F16, 4, 4)
-GEMM(gemm_q8_0_f32, FAM_Q8_F32, NB_TYPE_Q8_0, 4, 4)
-GEMM(gemm_q4_0_f32, FAM_Q4_F32, NB_TYPE_Q4_0, 4, 4)
-GEMM(gemm_q8_0_q8, FAM_Q8_Q8, NB_TYPE_Q8_0, 4, 4)
-GEMM(gemm_q4_0_q8, FAM_Q4_Q8, NB_TYPE_Q4_0, 4, 4)
+NB__GEMM(gemm_f16_f16, FAM_F16_F16, NB_TYPE_F16, 4, 4)
+NB__GEMM(gemm_f16_f32, FAM_F16_F32, NB_TYPE_F16, 4, 4)
+NB__GEMM(gemm_q8_0_f32, FAM_Q8_F32, NB_TYPE_Q8_0, 4, 4)
+NB__GEMM(gemm_q4_0_f32, FAM_Q4_F32, NB_TYPE_Q4_0, 4, 4)
+NB__GEMM(gemm_q8_0_q8, FAM_Q8_Q8, NB_TYPE_Q8_0, 4, 4)
+NB__GEMM(gemm_q4_0_q8, FAM_Q4_Q8, NB_TYPE_Q4_0, 4, 4)
 
 /* ------------------------------------------------------------ conversions */
 

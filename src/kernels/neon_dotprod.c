@@ -74,15 +74,8 @@ NB__ALWAYS_INLINE void tile_qq(int R, int T, int q4, int64_t k,
 NB__TILES(FAM_Q8_Q8)
 NB__TILES(FAM_Q4_Q8)
 
-#define GEMM(NAME, FAM, WTYPE, RT, TT)                                       \
-  static void NAME(int64_t k, const void *w, size_t ldw, const void *x,      \
-                   size_t ldx, float *y, int64_t ldy, int64_t r0,            \
-                   int64_t r1, int64_t nt) {                                 \
-    nb__tile_walk(FAM##_tiles, RT, TT, nb_type_row_bytes(WTYPE, k), k, w,   \
-                  ldw, x, ldx, y, ldy, r0, r1, nt);                          \
-  }
-GEMM(gemm_q8_0_q8, FAM_Q8_Q8, NB_TYPE_Q8_0, 2, 4)
-GEMM(gemm_q4_0_q8, FAM_Q4_Q8, NB_TYPE_Q4_0, 2, 4)
+NB__GEMM(gemm_q8_0_q8, FAM_Q8_Q8, NB_TYPE_Q8_0, 2, 4)
+NB__GEMM(gemm_q4_0_q8, FAM_Q4_Q8, NB_TYPE_Q4_0, 2, 4)
 
 void nb__kernels_fill_neon_dotprod(nb__kernels *k) {
   k->gemm[NB_TYPE_Q8_0][NB__X_Q8] = gemm_q8_0_q8;

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nibble.h"
+
 #define NB__TMAX_R 4
 #define NB__TMAX_T 4
 
@@ -84,5 +86,16 @@ static inline void nb__tile_walk(const nb__tile_fn tiles[][NB__TMAX_T + 1],
     }
   }
 }
+
+/* One gemm entry (the nb__gemm_fn of kernels.h) over a family's tile table:
+ * batch tiles of RT rows x TT tokens of a WTYPE weight. Every ISA file
+ * declares its entries with this one macro. */
+#define NB__GEMM(NAME, FAM, WTYPE, RT, TT)                                   \
+  static void NAME(int64_t k, const void *w, size_t ldw, const void *x,      \
+                   size_t ldx, float *y, int64_t ldy, int64_t r0,            \
+                   int64_t r1, int64_t nt) {                                 \
+    nb__tile_walk(FAM##_tiles, RT, TT, nb_type_row_bytes(WTYPE, k), k, w,   \
+                  ldw, x, ldx, y, ldy, r0, r1, nt);                          \
+  }
 
 #endif /* NB_TILE_H */

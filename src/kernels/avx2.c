@@ -54,8 +54,10 @@ NB__ALWAYS_INLINE void tile_f16(int R, int T, int xf32, int64_t k,
   __m256 acc[NB__TMAX_R][NB__TMAX_T];
   _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+  const uint8_t *pf = w + (size_t)NB__PF_TILES * R * ldw;
   int64_t i = 0;
   _Pragma("GCC unroll 4") for (; i + 8 <= k; i += 8) {
+    nb__pf_span(pf + 2 * i * R, 16 * R);
     __m256 xv[NB__TMAX_T];
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) xv[t] = ld_x8(xf32, x + t * ldx, i);
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
@@ -85,7 +87,9 @@ NB__ALWAYS_INLINE void tile_qf(int R, int T, int q4, int xf32, int64_t k,
   _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
   const int64_t nb = k / 32;
+  const uint8_t *pf = w + (size_t)NB__PF_TILES * R * ldw;
   for (int64_t b = 0; b < nb; b++) {
+    nb__pf_span(pf + b * R * bs, R * bs);
     __m256i q[NB__TMAX_R];
     __m256 d[NB__TMAX_R];
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
@@ -134,7 +138,9 @@ NB__ALWAYS_INLINE void tile_qq(int R, int T, int q4, int64_t k,
   _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
   const int64_t nb = k / 32;
+  const uint8_t *pf = w + (size_t)NB__PF_TILES * R * ldw;
   _Pragma("GCC unroll 2") for (int64_t b = 0; b < nb; b++) {
+    nb__pf_span(pf + b * R * bs, R * bs);
     __m256i xv[NB__TMAX_T], xa[NB__TMAX_T];
     __m256 dx[NB__TMAX_T];
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
@@ -193,7 +199,9 @@ NB__ALWAYS_INLINE void tile_qq1(int R, int q4, int64_t nb, const uint8_t *w,
   const __m256i ones16 = _mm256_set1_epi16(1);
   __m256 acc[NB__TMAX_R];
   _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+  const uint8_t *pf = w + (size_t)NB__PF_TILES * R * ldw;
   _Pragma("GCC unroll 2") for (int64_t b = 0; b < nb; b++) {
+    nb__pf_span(pf + b * R * bs, R * bs);
     const __m256i xv = _mm256_loadu_si256((const __m256i *)(x + b * xs + 2));
     const __m256i xa = _mm256_load_si256((const __m256i *)c->a[b]);
     const __m256 dx = _mm256_set1_ps(c->d[b]);

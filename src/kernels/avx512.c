@@ -58,8 +58,10 @@ NB__ALWAYS_INLINE void tile_f16(int R, int T, int xf32, int64_t k,
   _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
   _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
     acc[r][t] = _mm512_setzero_ps();
+  const uint8_t *pf = w + (size_t)NB__PF_TILES * R * ldw;
   int64_t i = 0;
   for (; i + 16 <= k; i += 16) {
+    nb__pf_span(pf + 2 * i * R, 32 * R);
     __m512 xv[NB__TMAX_T];
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
       xv[t] = ld_x16(xf32, x + t * ldx, i);
@@ -91,7 +93,9 @@ NB__ALWAYS_INLINE void tile_qf(int R, int T, int q4, int xf32, int64_t k,
   _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
     acc[r][t] = _mm512_setzero_ps();
   const int64_t nb = k / 32;
+  const uint8_t *pf = w + (size_t)NB__PF_TILES * R * ldw;
   for (int64_t b = 0; b < nb; b++) {
+    nb__pf_span(pf + b * R * bs, R * bs);
     __m256i q[NB__TMAX_R];
     __m512 d[NB__TMAX_R];
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
@@ -133,7 +137,9 @@ NB__ALWAYS_INLINE void tile_qq(int R, int T, int q4, int64_t k,
   _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
     acc[r][t] = _mm256_setzero_ps();
   const int64_t nb = k / 32;
+  const uint8_t *pf = w + (size_t)NB__PF_TILES * R * ldw;
   for (int64_t b = 0; b < nb; b++) {
+    nb__pf_span(pf + b * R * bs, R * bs);
     __m256i xv[NB__TMAX_T], xa[NB__TMAX_T];
     float dx[NB__TMAX_T];
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {

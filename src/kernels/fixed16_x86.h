@@ -45,6 +45,7 @@
 
 #define QH_KB 128 /* blocks per k-chunk of converted input (4096 elements) */
 #define QH_TT 2   /* tokens per group in a batch */
+#define QH1_NC 4  /* one token: chunks converted at once (k <= 16384) */
 
 typedef struct qh_x { /* one token's converted k-chunk: (QH_KB, 32) */
   _Alignas(32) int16_t q[QH_KB][32]; /* i_j, element order */
@@ -87,12 +88,14 @@ static void qh_convert(const uint8_t *x, int64_t n, qh_x *c) {
 
 NB__ALWAYS_INLINE void tile_qh(int R, int T, int q4, int64_t nbk,
                                const uint8_t *w, size_t ldw, const qh_x *xc,
-                               float *y, int64_t ldy, int first) {
+                               float *y, int64_t ldy, int first,
+                               const uint8_t *pf) {
   const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
   __m256 acc[NB__TMAX_R][QH_TT];
   _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
   _Pragma("GCC unroll 2") for (int64_t b = 0; b < nbk; b++) {
+    nb__pf_span(pf + b * R * bs, R * bs);
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
       const uint8_t *blk = w + r * ldw + b * bs;
       __m256 dw = ld_scale8(blk);
@@ -124,13 +127,15 @@ NB__ALWAYS_INLINE void tile_qh(int R, int T, int q4, int64_t nbk,
     }
 }
 
+/* pf: where the tile's prefetch span starts (nb__pf_span, tile.h). */
 typedef void (*qh_tile_fn)(int64_t nbk, const uint8_t *w, size_t ldw,
-                           const qh_x *xc, float *y, int64_t ldy, int first);
+                           const qh_x *xc, float *y, int64_t ldy, int first,
+                           const uint8_t *pf);
 #define QH_ONE(Q, R, T)                                                      \
   static void qh_##Q##_##R##_##T(int64_t nbk, const uint8_t *w, size_t ldw, \
                                  const qh_x *xc, float *y, int64_t ldy,     \
-                                 int first) {                                \
-    tile_qh(R, T, Q, nbk, w, ldw, xc, y, ldy, first);                        \
+                                 int first, const uint8_t *pf) {             \
+    tile_qh(R, T, Q, nbk, w, ldw, xc, y, ldy, first, pf);                    \
   }
 #define QH_FAM(Q)                                                            \
   QH_ONE(Q, 1, 1) QH_ONE(Q, 1, 2) QH_ONE(Q, 2, 1) QH_ONE(Q, 2, 2)            \
@@ -163,6 +168,27 @@ static void walk_qh(int q4, int64_t k, const void *w, size_t ldw,
       for (int64_t r = r0; r < r1; r++) y[t * ldy + r] = 0.0f;
     return;
   }
+  if (nt == 1 && nb <= QH1_NC * QH_KB) {
+    /* One token: every k-chunk converted first, then each row tile runs
+     * all its chunks, so the tile reads its rows front to back and the
+     * prefetch covers the next rows whole. Same chunks, same per-chunk sums
+     * as the batch order below: bit-identical results. */
+    qh_x xc1[QH1_NC];
+    for (int64_t kb = 0; kb < nb; kb += QH_KB)
+      qh_convert(xb + (size_t)kb * 64, nb - kb < QH_KB ? nb - kb : QH_KB,
+                 &xc1[kb / QH_KB]);
+    for (int64_t r = r0; r < r1; r += rt) {
+      int nr = r1 - r < rt ? (int)(r1 - r) : rt;
+      const uint8_t *wr = wb + (size_t)r * ldw;
+      const uint8_t *pf = wr + (size_t)NB__PF_TILES * nr * ldw;
+      for (int64_t kb = 0; kb < nb; kb += QH_KB) {
+        int64_t nbk = nb - kb < QH_KB ? nb - kb : QH_KB;
+        qh_tiles[q4][nr][1](nbk, wr + (size_t)kb * bs, ldw, &xc1[kb / QH_KB],
+                            y + r, ldy, kb == 0, pf + (size_t)kb * nr * bs);
+      }
+    }
+    return;
+  }
   int64_t rc = r1 - r0;
   if (nt > 1) {
     const size_t row_bytes = (size_t)nb * bs;
@@ -179,8 +205,10 @@ static void walk_qh(int q4, int64_t k, const void *w, size_t ldw,
           qh_convert(xb + (size_t)(t0 + t) * ldx + (size_t)kb * 64, nbk, &xc[t]);
         for (int64_t r = c0; r < c1; r += rt) {
           int nr = c1 - r < rt ? (int)(c1 - r) : rt;
-          qh_tiles[q4][nr][ntile](nbk, wb + (size_t)r * ldw + (size_t)kb * bs,
-                                  ldw, xc, y + t0 * ldy + r, ldy, kb == 0);
+          const uint8_t *wt = wb + (size_t)r * ldw + (size_t)kb * bs;
+          qh_tiles[q4][nr][ntile](nbk, wt, ldw, xc, y + t0 * ldy + r, ldy,
+                                  kb == 0,
+                                  wt + (size_t)NB__PF_TILES * nr * ldw);
         }
       }
     }

@@ -26,6 +26,21 @@
 
 #define NB__ALWAYS_INLINE static inline __attribute__((always_inline))
 
+/* Software prefetch of the weights a tile will read NB__PF_TILES tiles
+ * later. Why: a matvec (decode) reads every weight once from memory, and with
+ * the work between two tiles the hardware prefetcher alone left the core
+ * waiting on memory (Zen 3, TinyLlama Q4_0 decode with 2 threads went from
+ * 10.2 to 23 t/s with this hint). A tile of R rows x one block step reads
+ * span = R * block bytes of a contiguous region (the rows of a weight matrix
+ * are adjacent); nb__pf_span(p, span) touches every 64-byte line of the
+ * region ahead exactly when the tile has moved one step, so the whole next
+ * region is requested. A prefetch never faults: addresses past the matrix
+ * or the mapping are harmless hints. */
+#define NB__PF_TILES 2
+NB__ALWAYS_INLINE void nb__pf_span(const uint8_t *p, size_t n) {
+  for (size_t o = 0; o < n; o += 64) __builtin_prefetch(p + o, 0, 3);
+}
+
 typedef void (*nb__tile_fn)(int64_t k, const uint8_t *w, size_t ldw,
                             const uint8_t *x, size_t ldx, float *y,
                             int64_t ldy);

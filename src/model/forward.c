@@ -301,30 +301,36 @@ typedef struct ffn_task {
   size_t ldg, ldu;
 } ffn_task;
 
-/* Rows of gate and up are split over threads and walked in tiles of
- * NB__FFN_TILE: both tiles are computed for all tokens into scratch, then
- * silu(gate) * up is stored to hb (no (nt, ffn) f32 buffers needed). */
+/* Rows of gate and up are split over threads and walked in tiles of mt
+ * rows: both tiles are computed for all tokens into scratch, then
+ * silu(gate) * up is stored to hb (no (nt, ffn) f32 buffers needed). The
+ * scratch holds n_batch * NB__FFN_TILE floats per tile, so fewer tokens get
+ * taller tiles: one token (decode) takes its whole row range in one call
+ * per matrix, which keeps the kernels' per-call work (input conversion,
+ * prefetch ramp-up) out of the loop. Results do not depend on mt (kernels.h
+ * determinism contract). */
 static void ffn_run(void *arg, int32_t ith, int32_t nth) {
   const ffn_task *a = arg;
   nb_ctx *c = a->c;
   const nb__layer *L = a->L;
   int64_t ffn = c->hp->ffn_dim;
-  float *sg = scratch_tiles(c, ith);                      /* (nt, TILE) */
-  float *su = sg + (size_t)c->n_batch * NB__FFN_TILE;     /* (nt, TILE) */
+  const int64_t mt = (int64_t)c->n_batch * NB__FFN_TILE / a->nt;
+  float *sg = scratch_tiles(c, ith);                      /* (nt, mt) */
+  float *su = sg + (size_t)c->n_batch * NB__FFN_TILE;     /* (nt, mt) */
   nb__xfmt fg = nb__xfmt_for(L->w_gate.type, (nb_act)c->act);
   nb__xfmt fu = nb__xfmt_for(L->w_up.type, (nb_act)c->act);
   nb__gemm_fn gate = c->k.gemm[L->w_gate.type][fg], up = c->k.gemm[L->w_up.type][fu];
   int64_t r0, r1;
   nb__split(ffn, ith, nth, 16, &r0, &r1);
-  for (int64_t a0 = r0; a0 < r1; a0 += NB__FFN_TILE) {
-    int64_t m = NB__MIN(NB__FFN_TILE, r1 - a0);
+  for (int64_t a0 = r0; a0 < r1; a0 += mt) {
+    int64_t m = NB__MIN(mt, r1 - a0);
     gate(L->w_gate.k, (const char *)L->w_gate.data + (size_t)a0 * L->w_gate.ldw,
-         L->w_gate.ldw, a->xg, a->ldg, sg, NB__FFN_TILE, 0, m, a->nt);
+         L->w_gate.ldw, a->xg, a->ldg, sg, mt, 0, m, a->nt);
     up(L->w_up.k, (const char *)L->w_up.data + (size_t)a0 * L->w_up.ldw,
-       L->w_up.ldw, a->xu, a->ldu, su, NB__FFN_TILE, 0, m, a->nt);
+       L->w_up.ldw, a->xu, a->ldu, su, mt, 0, m, a->nt);
     for (int32_t t = 0; t < a->nt; t++) {
-      float *g = sg + (size_t)t * NB__FFN_TILE;
-      const float *u = su + (size_t)t * NB__FFN_TILE;
+      float *g = sg + (size_t)t * (size_t)mt;
+      const float *u = su + (size_t)t * (size_t)mt;
       for (int64_t r = 0; r < m; r++) {
         float v = g[r];
         v = v * (1.0f / (1.0f + expf(-v))); /* silu, as run.c */

@@ -1,6 +1,6 @@
 # deps.sh: the Debian packages nibble needs, in one place (sourced by
 # setup.sh and .ci/run).
-NB_DEPS_BUILD="gcc g++ meson ninja-build pkg-config libsentencepiece-dev libuv1-dev libmimalloc-dev check libcjson-dev curl ca-certificates git"
+NB_DEPS_BUILD="gcc g++ meson ninja-build pkg-config libsentencepiece-dev libuv1-dev libmimalloc-dev check libcjson-dev libsimde-dev curl ca-certificates git"
 # Cross toolchain + emulator for the NEON kernel tests (run under qemu-user);
 # Check for arm64 from Debian multiarch (needs the arm64 architecture added
 # before the one apt-get update).

@@ -260,8 +260,13 @@ static void run_case(const gcase *c) {
   nb_free(y2);
 }
 
-/* The sets this machine runs; the test names them on stderr so a log shows
- * exactly what was exercised. */
+#define NB_MAX_SETS 4
+
+/* The sets this machine runs, plus on x86-64 "avx512-emu": avx512.c
+ * compiled on SIMDe (src/kernels/avx512_emu.h), so the AVX-512 kernels'
+ * algorithms are checked here even when the CPU lacks AVX-512 (where it has
+ * it, the native "avx512" set is checked as well). The test names the sets
+ * on stderr so a log shows exactly what was exercised. */
 static int runnable_sets(nb__kernels *sets, int max) {
   int n = 0;
   for (size_t i = 0; i < NB__ARRAY_LEN(all_sets) && n < max; i++) {
@@ -271,16 +276,26 @@ static int runnable_sets(nb__kernels *sets, int max) {
     ck_assert_str_eq(sets[n].name, all_sets[i]);
     n++;
   }
+#ifdef NB_TEST_AVX512_EMU
+  /* needs only what avx2.c needs (the non-512 parts stay native) */
+  if (n < max && nb_kernels_available("avx2")) {
+    nb_err e;
+    ck_assert_int_eq(nb__kernels_init(&sets[n], "scalar", &e), NB_OK);
+    nb__kernels_fill_avx512_emu(&sets[n]);
+    ck_assert_str_eq(sets[n].name, "avx512-emu");
+    n++;
+  }
+#endif
   return n;
 }
 
 static const uint32_t wtypes[] = {NB_TYPE_F16, NB_TYPE_Q8_0, NB_TYPE_Q4_0};
 
 START_TEST(test_gemm_vs_scalar) {
-  nb__kernels ref, sets[3];
+  nb__kernels ref, sets[NB_MAX_SETS];
   nb_err e;
   ck_assert_int_eq(nb__kernels_init(&ref, "scalar", &e), NB_OK);
-  int ns = runnable_sets(sets, 3);
+  int ns = runnable_sets(sets, NB_MAX_SETS);
   fprintf(stderr, "test_kernels: cpu features [%s]; SIMD sets tested:",
           nb_cpu_features());
   for (int s = 0; s < ns; s++) fprintf(stderr, " %s", sets[s].name);
@@ -321,10 +336,10 @@ END_TEST
 
 /* F16 weights take any k: tails of 1..7 elements after the 8/16-lane part. */
 START_TEST(test_gemm_f16_odd_k) {
-  nb__kernels ref, sets[3];
+  nb__kernels ref, sets[NB_MAX_SETS];
   nb_err e;
   ck_assert_int_eq(nb__kernels_init(&ref, "scalar", &e), NB_OK);
-  int ns = runnable_sets(sets, 3);
+  int ns = runnable_sets(sets, NB_MAX_SETS);
   static const int64_t ks[] = {1, 7, 9, 17, 33, 100, 1001};
   rng_state = 7;
   for (int s = 0; s < ns; s++)
@@ -339,10 +354,10 @@ START_TEST(test_gemm_f16_odd_k) {
 END_TEST
 
 START_TEST(test_conversions_bit_exact) {
-  nb__kernels ref, sets[3];
+  nb__kernels ref, sets[NB_MAX_SETS];
   nb_err e;
   ck_assert_int_eq(nb__kernels_init(&ref, "scalar", &e), NB_OK);
-  int ns = runnable_sets(sets, 3);
+  int ns = runnable_sets(sets, NB_MAX_SETS);
   /* every half, then a length that leaves a tail */
   const int64_t n = 65536 + 5;
   nb_f16 *h = nb_malloc(sizeof(nb_f16) * n);
@@ -395,10 +410,10 @@ START_TEST(test_conversions_bit_exact) {
 END_TEST
 
 START_TEST(test_quantize_q8_byte_exact) {
-  nb__kernels ref, sets[3];
+  nb__kernels ref, sets[NB_MAX_SETS];
   nb_err e;
   ck_assert_int_eq(nb__kernels_init(&ref, "scalar", &e), NB_OK);
-  int ns = runnable_sets(sets, 3);
+  int ns = runnable_sets(sets, NB_MAX_SETS);
   const int64_t nblk = 64, n = nblk * 32;
   float *x = nb_malloc(sizeof(float) * n);
   const size_t qb = nb__xfmt_row_bytes(NB__X_Q8, n);

@@ -19,7 +19,15 @@
  * This file cannot be executed on the machine it was written on (Zen 3, no
  * AVX-512); test_kernels runs it wherever the CPU has the features.
  */
+#ifdef NB__AVX512_EMU /* test-only build on SIMDe: see avx512_emu.h */
+#include "avx512_emu.h"
+#define NB__AVX512_FILL nb__kernels_fill_avx512_emu
+#define NB__AVX512_NAME "avx512-emu"
+#else
 #include <immintrin.h>
+#define NB__AVX512_FILL nb__kernels_fill_avx512
+#define NB__AVX512_NAME "avx512"
+#endif
 #include <string.h>
 
 #include "kernels.h"
@@ -250,8 +258,8 @@ static void quantize_q8(const float *src, void *dst, int64_t n) {
   }
 }
 
-void nb__kernels_fill_avx512(nb__kernels *k) {
-  k->name = "avx512";
+void NB__AVX512_FILL(nb__kernels *k) {
+  k->name = NB__AVX512_NAME;
   k->gemm[NB_TYPE_F16][NB__X_F16] = gemm_f16_f16;
   k->gemm[NB_TYPE_F16][NB__X_F32] = gemm_f16_f32;
   k->gemm[NB_TYPE_Q8_0][NB__X_F16] = gemm_q8_0_f16;

@@ -67,6 +67,9 @@ int nb__kernels_init(nb__kernels *k, const char *name, nb_err *err);
 void nb__kernels_fill_scalar(nb__kernels *k);
 void nb__kernels_fill_avx2(nb__kernels *k);
 void nb__kernels_fill_avx512(nb__kernels *k);
+/* avx512.c compiled on SIMDe for machines without AVX-512 (avx512_emu.h):
+ * linked into test_kernels only, never into the library. */
+void nb__kernels_fill_avx512_emu(nb__kernels *k);
 void nb__kernels_fill_neon(nb__kernels *k);
 
 #endif /* NB_KERNELS_H */

@@ -196,8 +196,11 @@ const nb_tensor_info *nb_gguf_tensor(const nb_gguf *g, int64_t i);
 int64_t nb_gguf_find_tensor(const nb_gguf *g, const char *name); /* -1 */
 
 /* Writer: collects keys and tensors, then writes a GGUF v3 file atomically
- * (temporary file + rename, so a failure never leaves a half file behind).
- * Tensor data is borrowed until nb_gguf_writer_write returns. */
+ * (temporary file + fsync + rename, so a failure never leaves a half file
+ * behind, nor the temporary one). Tensor data is borrowed until
+ * nb_gguf_writer_write returns; a tensor may instead be produced at write
+ * time, chunk by chunk (nb_gguf_writer_add_tensor_cb), so a file of any size
+ * is written with a bounded buffer. */
 typedef struct nb_gguf_writer nb_gguf_writer;
 int nb_gguf_writer_new(nb_gguf_writer **out, nb_err *err);
 void nb_gguf_writer_free(nb_gguf_writer *w);
@@ -229,6 +232,30 @@ int nb_gguf_writer_add_tensor(nb_gguf_writer *w, const char *name,
                               uint32_t type, uint32_t n_dims,
                               const int64_t *ne, const void *data,
                               nb_err *err);
+/* The data of a streamed tensor, produced on demand: writes rows
+ * [row0, row0 + n_rows) (a row is ne[0] elements, nb_type_row_bytes(type,
+ * ne[0]) bytes; the rows of an n-D tensor are its ne[1]*ne[2]*ne[3]
+ * innermost vectors in file order) into `dst`, which holds exactly
+ * n_rows * row_bytes bytes. Returns 0, or a negative NB_E* code after
+ * filling `err` (which may be NULL): the write then stops, removes its
+ * temporary file and returns that code. Calls for one tensor come in row
+ * order, contiguous, covering it exactly once, from the thread that called
+ * nb_gguf_writer_write, with n_rows = max(1, NB_GGUF_WRITE_CHUNK /
+ * row_bytes) but for the last chunk, which may be shorter (so at most
+ * NB_GGUF_WRITE_CHUNK bytes unless one row is larger). `err` is the one
+ * given to nb_gguf_writer_write. */
+typedef int (*nb_gguf_fill_fn)(void *user, void *dst, int64_t row0,
+                               int64_t n_rows, nb_err *err);
+#define NB_GGUF_WRITE_CHUNK ((size_t)4 << 20)
+/* Adds a tensor whose bytes `fill` produces during nb_gguf_writer_write (at
+ * each write: writing twice calls it twice). The file is byte-identical to
+ * the one nb_gguf_writer_add_tensor would write with the same bytes.
+ * `user` is borrowed until the last write returns; the writer never frees
+ * it. Same checks (name, shape, type) as nb_gguf_writer_add_tensor. */
+int nb_gguf_writer_add_tensor_cb(nb_gguf_writer *w, const char *name,
+                                 uint32_t type, uint32_t n_dims,
+                                 const int64_t *ne, nb_gguf_fill_fn fill,
+                                 void *user, nb_err *err);
 int nb_gguf_writer_write(nb_gguf_writer *w, const char *path, nb_err *err);
 
 /* -------------------------------------------------------------- quantize */

@@ -2,11 +2,13 @@
  * test_gguf.c: the GGUF reader against llama.cpp's files, corrupt files built
  * in code (each expecting its exact error code), every truncation of a
  * valid file, a bounded random-mutation run, and the writer (round trips and
- * a copy of llama.cpp's files through it).
+ * a copy of llama.cpp's files through it; streamed tensors give the same
+ * bytes, and a failing stream leaves no file).
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1232,6 +1234,269 @@ START_TEST(test_write_failures) {
 }
 END_TEST
 
+/* ------------------------------------------------------- streamed tensors */
+
+/* A fill callback's source: the bytes to hand out, the shape of the calls
+ * it expects (checked as they come) and an optional failure. */
+typedef struct src_cb {
+  const uint8_t *data; /* (rows, row_bytes) */
+  size_t row_bytes;
+  int64_t rows;
+  int64_t next_row;    /* the row the next call must start at */
+  int calls;
+  int fail_at_call;    /* 0: never; k: the k-th call fails */
+  int fail_code;
+  bool fail_silently;  /* fail without filling err */
+} src_cb;
+
+static int fill_from(void *user, void *dst, int64_t row0, int64_t n_rows,
+                     nb_err *err) {
+  src_cb *s = user;
+  s->calls++;
+  /* in order, contiguous, whole rows, chunks of NB_GGUF_WRITE_CHUNK bytes
+   * (at least one row) except the last */
+  ck_assert_int_eq(row0, s->next_row);
+  ck_assert_int_gt(n_rows, 0);
+  ck_assert_int_le(row0 + n_rows, s->rows);
+  int64_t per = (int64_t)(NB_GGUF_WRITE_CHUNK / s->row_bytes);
+  if (per < 1) per = 1;
+  if (row0 + n_rows < s->rows) ck_assert_int_eq(n_rows, per);
+  else ck_assert_int_le(n_rows, per);
+  s->next_row = row0 + n_rows;
+  if (s->calls == s->fail_at_call)
+    return s->fail_silently
+               ? s->fail_code
+               : nb__err(err, s->fail_code, "source gave up at row %lld",
+                         (long long)row0);
+  memcpy(dst, s->data + (size_t)row0 * s->row_bytes,
+         (size_t)n_rows * s->row_bytes);
+  return 0;
+}
+
+/* The tensors of the streaming tests: a 6 MB matrix (two chunks, the last
+ * one short), a 1-D tensor whose one row is larger than a chunk, a 3-D
+ * one, tiny Q8_0 and F16 ones (padding between them). */
+enum { ST_N = 5 };
+typedef struct stset {
+  const char *name[ST_N];
+  uint32_t type[ST_N], n_dims[ST_N];
+  int64_t ne[ST_N][4];
+  uint8_t *data[ST_N];
+  size_t nbytes[ST_N];
+} stset;
+
+static void stset_make(stset *s) {
+  static const char *names[ST_N] = {"t.big", "t.q", "t.long", "t.h", "t.3d"};
+  static const uint32_t types[ST_N] = {NB_TYPE_F32, NB_TYPE_Q8_0, NB_TYPE_F32,
+                                       NB_TYPE_F16, NB_TYPE_F32};
+  static const uint32_t dims[ST_N] = {2, 2, 1, 1, 3};
+  static const int64_t ne[ST_N][4] = {{1000, 1500, 1, 1}, {64, 3, 1, 1},
+                                      {1200000, 1, 1, 1}, {5, 1, 1, 1},
+                                      {8, 3, 2, 1}};
+  uint64_t seed = 99;
+  for (int i = 0; i < ST_N; i++) {
+    s->name[i] = names[i];
+    s->type[i] = types[i];
+    s->n_dims[i] = dims[i];
+    memcpy(s->ne[i], ne[i], sizeof ne[i]);
+    s->nbytes[i] = nb_type_row_bytes(types[i], ne[i][0]) *
+                   (size_t)(ne[i][1] * ne[i][2] * ne[i][3]);
+    s->data[i] = nb_malloc(s->nbytes[i]);
+    ck_assert_ptr_nonnull(s->data[i]);
+    for (size_t j = 0; j < s->nbytes[i]; j++) {
+      seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+      s->data[i][j] = (uint8_t)(seed >> 56);
+    }
+  }
+}
+
+static void stset_free(stset *s) {
+  for (int i = 0; i < ST_N; i++) nb_free(s->data[i]);
+}
+
+/* A writer holding the set: tensor i is streamed when bit i of `streamed`
+ * is set (its source is srcs[i]), else borrowed. */
+static nb_gguf_writer *stset_writer(const stset *s, unsigned streamed,
+                                    src_cb srcs[ST_N], uint32_t align) {
+  nb_gguf_writer *w = NULL;
+  nb_err e;
+  ck_assert_int_eq(nb_gguf_writer_new(&w, &e), 0);
+  if (align)
+    ck_assert_int_eq(nb_gguf_writer_set_u32(w, "general.alignment", align, &e),
+                     0);
+  ck_assert_int_eq(nb_gguf_writer_set_str(w, "general.architecture", "test",
+                                          4, &e),
+                   0);
+  for (int i = 0; i < ST_N; i++) {
+    if (streamed & (1u << i)) {
+      memset(&srcs[i], 0, sizeof srcs[i]);
+      srcs[i].data = s->data[i];
+      srcs[i].row_bytes = nb_type_row_bytes(s->type[i], s->ne[i][0]);
+      srcs[i].rows = s->ne[i][1] * s->ne[i][2] * s->ne[i][3];
+      ck_assert_int_eq(nb_gguf_writer_add_tensor_cb(w, s->name[i], s->type[i],
+                                                    s->n_dims[i], s->ne[i],
+                                                    fill_from, &srcs[i], &e),
+                       0);
+    } else {
+      ck_assert_int_eq(nb_gguf_writer_add_tensor(w, s->name[i], s->type[i],
+                                                 s->n_dims[i], s->ne[i],
+                                                 s->data[i], &e),
+                       0);
+    }
+  }
+  return w;
+}
+
+/* Streamed tensors give the very bytes borrowed ones give (all streamed,
+ * or mixed, at two alignments), through the calls the API promises. */
+START_TEST(test_write_streamed_same_bytes) {
+  stset s;
+  stset_make(&s);
+  const uint32_t aligns[] = {0, 64};
+  for (int a = 0; a < 2; a++) {
+    src_cb srcs[ST_N];
+    nb_err e;
+    const char *pa = nbt_tmp("borrowed.gguf"), *pb = nbt_tmp("streamed.gguf"),
+               *pc = nbt_tmp("mixed.gguf");
+    nb_gguf_writer *w = stset_writer(&s, 0, srcs, aligns[a]);
+    ck_assert_msg(nb_gguf_writer_write(w, pa, &e) == 0, "%s", e.msg);
+    nb_gguf_writer_free(w);
+
+    w = stset_writer(&s, (1u << ST_N) - 1, srcs, aligns[a]);
+    ck_assert_msg(nb_gguf_writer_write(w, pb, &e) == 0, "%s", e.msg);
+    for (int i = 0; i < ST_N; i++)
+      ck_assert_int_eq(srcs[i].next_row, srcs[i].rows); /* all covered */
+    ck_assert_int_eq(srcs[0].calls, 2);  /* 1048 + 452 rows of 4000 B */
+    ck_assert_int_eq(srcs[2].calls, 1);  /* one 4.8 MB row */
+    ck_assert_int_eq(srcs[4].calls, 1);
+    /* writing again asks the sources again */
+    for (int i = 0; i < ST_N; i++) srcs[i].next_row = 0;
+    ck_assert_msg(nb_gguf_writer_write(w, pb, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(srcs[0].calls, 4);
+    nb_gguf_writer_free(w);
+
+    w = stset_writer(&s, 0x5 /* t.big, t.long */, srcs, aligns[a]);
+    ck_assert_msg(nb_gguf_writer_write(w, pc, &e) == 0, "%s", e.msg);
+    nb_gguf_writer_free(w);
+
+    size_t na, nb, nc;
+    char *fa = nbt_read_file(pa, &na), *fb = nbt_read_file(pb, &nb),
+         *fc = nbt_read_file(pc, &nc);
+    ck_assert_ptr_nonnull(fa);
+    ck_assert_ptr_nonnull(fb);
+    ck_assert_ptr_nonnull(fc);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_uint_eq(na, nc);
+    ck_assert_int_eq(memcmp(fa, fb, na), 0);
+    ck_assert_int_eq(memcmp(fa, fc, na), 0);
+    nb_free(fa);
+    nb_free(fb);
+    nb_free(fc);
+
+    /* and the file holds the data */
+    nb_gguf *g = NULL;
+    ck_assert_msg(nb_gguf_open(&g, pb, &e) == 0, "%s", e.msg);
+    ck_assert_uint_eq(nb_gguf_alignment(g), aligns[a] ? aligns[a] : 32);
+    for (int i = 0; i < ST_N; i++) {
+      const nb_tensor_info *t = nb_gguf_tensor(g, i);
+      ck_assert_uint_eq(t->nbytes, s.nbytes[i]);
+      ck_assert_int_eq(memcmp(t->data, s.data[i], s.nbytes[i]), 0);
+    }
+    nb_gguf_close(g);
+  }
+  /* a NULL callback is refused */
+  nb_gguf_writer *w = NULL;
+  nb_err e;
+  const int64_t ne[1] = {4};
+  ck_assert_int_eq(nb_gguf_writer_new(&w, &e), 0);
+  ck_assert_int_eq(nb_gguf_writer_add_tensor_cb(w, "x", NB_TYPE_F32, 1, ne,
+                                                NULL, NULL, &e),
+                   NB_EINVAL);
+  nb_gguf_writer_free(w);
+  stset_free(&s);
+}
+END_TEST
+
+/* True if the directory of `path` holds an entry whose name starts with
+ * path's file name (the file itself or a temporary `<name>.tmp.<pid>`). */
+static bool any_file_like(const char *path) {
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  ck_assert_ptr_nonnull(slash);
+  *slash = '\0';
+  const char *base = slash + 1;
+  DIR *d = opendir(dir);
+  ck_assert_ptr_nonnull(d);
+  bool found = false;
+  for (struct dirent *de; (de = readdir(d)) != NULL;)
+    if (strncmp(de->d_name, base, strlen(base)) == 0) found = true;
+  closedir(d);
+  return found;
+}
+
+/* A failing source stops the write with its own code and message, after
+ * part of the file was written: no file is left, no temporary either, and
+ * a file already at the path is left as it was. */
+START_TEST(test_write_streamed_failure) {
+  stset s;
+  stset_make(&s);
+  src_cb srcs[ST_N];
+  nb_err e;
+  const char *path = nbt_tmp("fail.gguf");
+  /* t.big's second chunk fails: t.big's first 4 MB are already written */
+  nb_gguf_writer *w = stset_writer(&s, 0x1, srcs, 0);
+  srcs[0].fail_at_call = 2;
+  srcs[0].fail_code = NB_ECANCELED;
+  memset(&e, 0, sizeof e);
+  ck_assert_int_eq(nb_gguf_writer_write(w, path, &e), NB_ECANCELED);
+  ck_assert_int_eq(e.code, NB_ECANCELED);
+  ck_assert_msg(strstr(e.msg, "source gave up at row 1048") != NULL, "%s",
+                e.msg);
+  ck_assert_int_eq(srcs[0].calls, 2);
+  ck_assert(!any_file_like(path));
+  /* the same without err, and with a source that fills no message */
+  srcs[0].calls = 0;
+  srcs[0].next_row = 0;
+  ck_assert_int_eq(nb_gguf_writer_write(w, path, NULL), NB_ECANCELED);
+  ck_assert(!any_file_like(path));
+  srcs[0].calls = 0;
+  srcs[0].next_row = 0;
+  srcs[0].fail_at_call = 1;
+  srcs[0].fail_code = NB_EIO;
+  srcs[0].fail_silently = true;
+  ck_assert_int_eq(nb_gguf_writer_write(w, path, &e), NB_EIO);
+  ck_assert_int_eq(e.code, NB_EIO);
+  ck_assert_msg(strstr(e.msg, "tensor t.big") != NULL, "%s", e.msg);
+  ck_assert(!any_file_like(path));
+  nb_gguf_writer_free(w);
+
+  /* a complete file at the path survives a failed rewrite untouched */
+  w = stset_writer(&s, 0, srcs, 0);
+  ck_assert_msg(nb_gguf_writer_write(w, path, &e) == 0, "%s", e.msg);
+  nb_gguf_writer_free(w);
+  size_t n0, n1;
+  char *before = nbt_read_file(path, &n0);
+  ck_assert_ptr_nonnull(before);
+  w = stset_writer(&s, 0x4 /* t.long, the third tensor */, srcs, 32);
+  srcs[2].fail_at_call = 1;
+  srcs[2].fail_code = NB_ENOMEM;
+  ck_assert_int_eq(nb_gguf_writer_write(w, path, &e), NB_ENOMEM);
+  nb_gguf_writer_free(w);
+  char *after = nbt_read_file(path, &n1);
+  ck_assert_ptr_nonnull(after);
+  ck_assert_uint_eq(n0, n1);
+  ck_assert_int_eq(memcmp(before, after, n0), 0);
+  nb_free(before);
+  nb_free(after);
+  char tmp[1100];
+  struct stat st;
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+  ck_assert_int_ne(stat(tmp, &st), 0);
+  stset_free(&s);
+}
+END_TEST
+
 /* llama.cpp's files copied through the writer (every kv + every tensor) read
  * back identically: same keys in the same order with byte-identical values,
  * same tensors with identical data. */
@@ -1382,6 +1647,8 @@ Suite *gguf_suite(void) {
   tcase_add_test(tw, test_write_tensors);
   tcase_add_test(tw, test_write_failures);
   tcase_add_test(tw, test_write_copy_llamacpp);
+  tcase_add_test(tw, test_write_streamed_same_bytes);
+  tcase_add_test(tw, test_write_streamed_failure);
   suite_add_tcase(s, tw);
   return s;
 }

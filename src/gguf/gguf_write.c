@@ -6,12 +6,16 @@
  * value in place. Each value is kept already encoded (the bytes after the
  * u32 type field), which makes nb_gguf_writer_copy_kv a verbatim copy of any
  * value, nested arrays included. Tensor data is BORROWED from the caller
- * until nb_gguf_writer_write returns. Tensors are laid out in insertion
- * order, each at a multiple of the alignment (`general.alignment` if the
- * writer holds that key, else 32), zero-padded, as ggml does.
+ * until nb_gguf_writer_write returns, or produced by the caller's fill
+ * callback during the write (streamed tensors: one buffer of at most
+ * NB_GGUF_WRITE_CHUNK bytes, or one row if larger, is filled and written at
+ * a time, so memory does not grow with the file). Tensors are laid out in
+ * insertion order, each at a multiple of the alignment (`general.alignment`
+ * if the writer holds that key, else 32), zero-padded, as ggml does.
  *
  * The file is written to `<path>.tmp.<pid>`, fsync'ed and renamed over
- * `path`, so a failure never leaves a half-written file behind.
+ * `path`, so a failure (an I/O error or a failing fill callback) never
+ * leaves a half-written file behind: the temporary file is removed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,8 +44,12 @@ typedef struct wtensor {
   uint32_t type;
   uint32_t n_dims;
   int64_t ne[NB_GGUF_MAX_DIMS];
-  const void *data; /* borrowed until write */
-  uint64_t nbytes;
+  const void *data; /* borrowed until write; NULL when streamed */
+  nb_gguf_fill_fn fill; /* streamed: produces the data at write time */
+  void *user;       /* borrowed: fill's first argument */
+  int64_t rows;     /* ne[1] * ne[2] * ne[3] */
+  size_t row_bytes; /* bytes of one row of ne[0] elements */
+  uint64_t nbytes;  /* row_bytes * rows */
   uint64_t offset;  /* set by write */
 } wtensor;
 
@@ -233,11 +241,12 @@ int nb_gguf_writer_copy_kv(nb_gguf_writer *w, const nb_gguf *g, int64_t i,
   return set_raw(w, k.data, k.len, type, val, len, err);
 }
 
-int nb_gguf_writer_add_tensor(nb_gguf_writer *w, const char *name,
-                              uint32_t type, uint32_t n_dims,
-                              const int64_t *ne, const void *data,
-                              nb_err *err) {
-  if (w == NULL || name == NULL || ne == NULL || data == NULL)
+/* The checks and bookkeeping shared by both ways of adding a tensor:
+ * exactly one of `data` (borrowed bytes) and `fill` is set. */
+static int add_tensor(nb_gguf_writer *w, const char *name, uint32_t type,
+                      uint32_t n_dims, const int64_t *ne, const void *data,
+                      nb_gguf_fill_fn fill, void *user, nb_err *err) {
+  if (w == NULL || name == NULL || ne == NULL || (data == NULL && !fill))
     return nb__err(err, NB_EINVAL, "add_tensor: NULL argument");
   size_t nlen = strlen(name);
   if (nlen == 0) return nb__err(err, NB_EINVAL, "add_tensor: empty name");
@@ -289,8 +298,28 @@ int nb_gguf_writer_add_tensor(nb_gguf_writer *w, const char *name,
   for (uint32_t d = 0; d < NB_GGUF_MAX_DIMS; d++)
     t->ne[d] = d < n_dims ? ne[d] : 1;
   t->data = data;
+  t->fill = fill;
+  t->user = user;
+  t->rows = rows;
+  t->row_bytes = rb;
   t->nbytes = nbytes;
   return 0;
+}
+
+int nb_gguf_writer_add_tensor(nb_gguf_writer *w, const char *name,
+                              uint32_t type, uint32_t n_dims,
+                              const int64_t *ne, const void *data,
+                              nb_err *err) {
+  return add_tensor(w, name, type, n_dims, ne, data, NULL, NULL, err);
+}
+
+int nb_gguf_writer_add_tensor_cb(nb_gguf_writer *w, const char *name,
+                                 uint32_t type, uint32_t n_dims,
+                                 const int64_t *ne, nb_gguf_fill_fn fill,
+                                 void *user, nb_err *err) {
+  if (fill == NULL)
+    return nb__err(err, NB_EINVAL, "add_tensor_cb: NULL fill callback");
+  return add_tensor(w, name, type, n_dims, ne, NULL, fill, user, err);
 }
 
 /* ----------------------------------------------------------------- write */
@@ -299,11 +328,15 @@ typedef struct wout {
   FILE *f;
   uint64_t pos;
   bool failed;
+  int errno_at_failure; /* errno of the first failed fwrite */
 } wout;
 
 static void put(wout *o, const void *p, size_t n) {
   if (o->failed || n == 0) return;
-  if (fwrite(p, 1, n, o->f) != n) o->failed = true;
+  if (fwrite(p, 1, n, o->f) != n) {
+    o->failed = true;
+    o->errno_at_failure = errno;
+  }
   o->pos += n;
 }
 static void put_u32(wout *o, uint32_t v) { put(o, &v, 4); }
@@ -332,6 +365,38 @@ static int writer_alignment(const nb_gguf_writer *w, uint64_t *align,
                      "general.alignment %u is not a power of two in 1..%u", a,
                      NB__GGUF_MAX_ALIGNMENT);
     *align = a;
+  }
+  return 0;
+}
+
+/* Rows per fill call for a streamed tensor: as many as fit in
+ * NB_GGUF_WRITE_CHUNK bytes, at least one, at most all. */
+static int64_t chunk_rows(const wtensor *t) {
+  int64_t per = (int64_t)(NB_GGUF_WRITE_CHUNK / t->row_bytes);
+  return NB__MIN(NB__MAX(per, (int64_t)1), t->rows);
+}
+
+/* Produces a streamed tensor chunk by chunk into buf (large enough for
+ * chunk_rows(t) rows) and writes each chunk at once. Returns the fill
+ * callback's error, if any (an I/O error is left in o->failed). */
+static int put_streamed(wout *o, const wtensor *t, unsigned char *buf,
+                        nb_err *err) {
+  const int64_t per = chunk_rows(t);
+  for (int64_t r0 = 0; r0 < t->rows && !o->failed; r0 += per) {
+    const int64_t n = NB__MIN(per, t->rows - r0);
+    if (err) {
+      err->code = 0;
+      err->msg[0] = '\0';
+    }
+    int rc = t->fill(t->user, buf, r0, n, err);
+    if (rc < 0) {
+      /* the callback's message stands; supply one if it left none */
+      if (err && err->code != rc)
+        nb__err(err, rc, "tensor %s: data source failed at rows %lld..%lld",
+                t->name, (long long)r0, (long long)(r0 + n - 1));
+      return rc;
+    }
+    put(o, buf, (size_t)n * t->row_bytes);
   }
   return 0;
 }
@@ -366,9 +431,24 @@ int nb_gguf_writer_write(nb_gguf_writer *w, const char *path, nb_err *err) {
       return nb__err(err, NB_EOVERFLOW, "data section size overflows");
   }
 
+  /* One chunk buffer serves every streamed tensor (allocated before the
+   * file is created, so running out of memory leaves nothing behind). */
+  size_t buf_bytes = 0;
+  for (int64_t i = 0; i < w->n_t; i++)
+    if (w->t[i].fill)
+      buf_bytes = NB__MAX(buf_bytes,
+                          (size_t)chunk_rows(&w->t[i]) * w->t[i].row_bytes);
+  unsigned char *buf = NULL;
+  if (buf_bytes > 0 && (buf = nb_malloc(buf_bytes)) == NULL)
+    return nb__err(err, NB_ENOMEM, "no memory for a %zu-byte write buffer",
+                   buf_bytes);
+
   size_t plen = strlen(path);
   char *tmp = nb_malloc(plen + 32);
-  if (tmp == NULL) return nb__err(err, NB_ENOMEM, "no memory");
+  if (tmp == NULL) {
+    nb_free(buf);
+    return nb__err(err, NB_ENOMEM, "no memory");
+  }
   snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
   FILE *f = NULL;
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -384,7 +464,7 @@ int nb_gguf_writer_write(nb_gguf_writer *w, const char *path, nb_err *err) {
     close(fd);
     goto fail;
   }
-  wout o = {f, 0, false};
+  wout o = {f, 0, false, 0};
   put(&o, NB__GGUF_MAGIC, 4);
   put_u32(&o, 3);
   put_u64(&o, (uint64_t)w->n_t);
@@ -410,12 +490,21 @@ int nb_gguf_writer_write(nb_gguf_writer *w, const char *path, nb_err *err) {
   for (int64_t i = 0; i < w->n_t; i++) {
     const wtensor *t = &w->t[i];
     pad_to(&o, align);
-    if (!o.failed && o.pos - data_start != t->offset) o.failed = true;
-    put(&o, t->data, (size_t)t->nbytes);
+    if (!o.failed && o.pos - data_start != t->offset) {
+      o.failed = true;
+      o.errno_at_failure = EIO;
+    }
+    if (t->fill == NULL) {
+      put(&o, t->data, (size_t)t->nbytes);
+    } else if ((rc = put_streamed(&o, t, buf, err)) < 0) {
+      fclose(f);
+      goto fail;
+    }
   }
   if (w->n_t > 0) pad_to(&o, align);
   if (o.failed || fflush(f) != 0 || fsync(fileno(f)) != 0) {
-    rc = nb__err(err, NB_EIO, "%s: write failed: %s", tmp, strerror(errno));
+    rc = nb__err(err, NB_EIO, "%s: write failed: %s", tmp,
+                 strerror(o.failed ? o.errno_at_failure : errno));
     fclose(f);
     goto fail;
   }
@@ -435,5 +524,6 @@ fail:
   unlink(tmp);
 out:
   nb_free(tmp);
+  nb_free(buf);
   return rc;
 }

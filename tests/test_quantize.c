@@ -394,6 +394,109 @@ START_TEST(test_alignment_kept) {
 }
 END_TEST
 
+/* Tensors larger than the writer's chunk (NB_GGUF_WRITE_CHUNK) are
+ * converted and written chunk by chunk: the output bytes equal from_float
+ * over the whole tensor, verbatim tensors are copied exactly, and the
+ * report equals the one computed over the whole tensor at once (per-row
+ * sums added in row order). stories260K's tensors all fit one chunk, so
+ * this is the test of the chunk boundaries. */
+START_TEST(test_multi_chunk_tensors) {
+  const char *in = nbt_tmp("big_in.gguf");
+  const int64_t k = 2048, rows = 4096; /* 32 MiB F32; >= 2 chunks out */
+  const int64_t kb = 2048, rows_b = 1100; /* 8.6 MiB F32 kept: 3 chunks */
+  const int64_t n_long = 1200000;         /* one 4.6 MiB row, kept */
+  float *m = nb_malloc((size_t)(k * rows) * sizeof *m);
+  float *b = nb_malloc((size_t)(kb * rows_b) * sizeof *b);
+  float *v = nb_malloc((size_t)n_long * sizeof *v);
+  ck_assert(m && b && v);
+  uint64_t seed = 7;
+  for (int64_t i = 0; i < k * rows; i++) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    /* rows of different scales, so the per-row statistics differ */
+    m[i] = ((float)(int32_t)(seed >> 32) / 2147483648.0f) *
+           (1.0f + (float)((i / k) % 17));
+  }
+  for (int64_t i = 0; i < kb * rows_b; i++) b[i] = sinf((float)i * 0.001f);
+  for (int64_t i = 0; i < n_long; i++) v[i] = 1.0f + (float)(i % 1000);
+  nb_gguf_writer *w;
+  nb_err e;
+  ck_assert_int_eq(nb_gguf_writer_new(&w, &e), 0);
+  ck_assert_int_eq(nb_gguf_writer_set_str(w, "general.architecture", "toy", 3, &e), 0);
+  const int64_t ne_m[2] = {k, rows}, ne_b[2] = {kb, rows_b}, ne_v[1] = {n_long};
+  ck_assert_int_eq(nb_gguf_writer_add_tensor(w, "m.weight", NB_TYPE_F32, 2, ne_m, m, &e), 0);
+  ck_assert_int_eq(nb_gguf_writer_add_tensor(w, "b.bias", NB_TYPE_F32, 2, ne_b, b, &e), 0);
+  ck_assert_int_eq(nb_gguf_writer_add_tensor(w, "v.weight", NB_TYPE_F32, 1, ne_v, v, &e), 0);
+  ck_assert_int_eq(nb_gguf_writer_write(w, in, &e), 0);
+  nb_gguf_writer_free(w);
+
+  const uint32_t types[] = {NB_TYPE_F16, NB_TYPE_Q8_0, NB_TYPE_Q4_0};
+  for (int ti = 0; ti < 3; ti++) {
+    const uint32_t type = types[ti];
+    const nb__type_traits *tt = nb__type_traits_get(type);
+    const size_t orb = nb_type_row_bytes(type, k);
+    ck_assert_uint_gt(orb * (size_t)rows, NB_GGUF_WRITE_CHUNK);
+    const char *out = nbt_tmp("big_out.gguf");
+    nb_quant_params p;
+    nb_quant_params_default(&p, type);
+    p.n_threads = 2;
+    reports rs = {0};
+    ck_assert_msg(nb_quantize_file(in, out, &p, collect, &rs, &e) == 0, "%s",
+                  e.msg);
+    ck_assert_int_eq(rs.n, 3);
+    nb_gguf *g = open_ok(out);
+    /* m.weight: from_float of every row, errors over the whole tensor */
+    unsigned char *q = nb_malloc(orb * (size_t)rows);
+    float *back = nb_malloc((size_t)k * sizeof *back);
+    ck_assert(q && back);
+    double se = 0, sx = 0, maxe = 0;
+    for (int64_t r = 0; r < rows; r++) {
+      const float *x = m + r * k;
+      unsigned char *o = q + (size_t)r * orb;
+      tt->from_float(x, o, k);
+      tt->to_float(o, back, k);
+      double rse = 0, rsx = 0, rmax = 0;
+      for (int64_t c = 0; c < k; c++) {
+        const double d = (double)back[c] - (double)x[c];
+        rse += d * d;
+        rsx += (double)x[c] * (double)x[c];
+        if (fabs(d) > rmax) rmax = fabs(d);
+      }
+      se += rse;
+      sx += rsx;
+      if (rmax > maxe) maxe = rmax;
+    }
+    const nb_tensor_info *t = nb_gguf_tensor(g, 0);
+    ck_assert_uint_eq(t->type, type);
+    ck_assert_uint_eq(t->nbytes, orb * (size_t)rows);
+    ck_assert_int_eq(memcmp(t->data, q, t->nbytes), 0);
+    const nb_quant_report *r = &rs.r[0];
+    ck_assert_str_eq(r->name, "m.weight");
+    ck_assert_uint_eq(r->new_bytes, t->nbytes);
+    ck_assert(r->rmse == sqrt(se / ((double)rows * (double)k)));
+    ck_assert(r->max_abs_err == maxe);
+    ck_assert(r->snr_db == 10.0 * log10(sx / se));
+    ck_assert(r->rmse > 0);
+    nb_free(q);
+    nb_free(back);
+    /* b.bias (not a .weight) and the 1-D v.weight: kept, exactly */
+    t = nb_gguf_tensor(g, 1);
+    ck_assert_uint_eq(t->type, NB_TYPE_F32);
+    ck_assert_int_eq(memcmp(t->data, b, (size_t)(kb * rows_b) * 4), 0);
+    t = nb_gguf_tensor(g, 2);
+    ck_assert_uint_eq(t->type, NB_TYPE_F32);
+    ck_assert_int_eq(memcmp(t->data, v, (size_t)n_long * 4), 0);
+    for (int i = 1; i < 3; i++) {
+      ck_assert(isinf(rs.r[i].snr_db) && rs.r[i].rmse == 0);
+      ck_assert_uint_eq(rs.r[i].new_bytes, rs.r[i].old_bytes);
+    }
+    nb_gguf_close(g);
+  }
+  nb_free(m);
+  nb_free(b);
+  nb_free(v);
+}
+END_TEST
+
 START_TEST(test_errors_leave_no_file) {
   nb_quant_params p;
   nb_err e;
@@ -535,6 +638,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_policy_and_requantize);
   tcase_add_test(tc, test_threads_invariant);
   tcase_add_test(tc, test_alignment_kept);
+  tcase_add_test(tc, test_multi_chunk_tensors);
   tcase_add_test(tc, test_errors_leave_no_file);
   tcase_add_test(tc, test_cli);
   suite_add_tcase(s, tc);

@@ -22,9 +22,19 @@
  *
  * The report numbers are measured, not estimated: every quantized row is
  * dequantized again and compared with the input row (as float).
+ *
+ * Memory: nothing the size of a tensor is held. Every tensor is planned
+ * (type, checks) first; then the GGUF writer asks for each tensor's bytes
+ * chunk by chunk (nb_gguf_writer_add_tensor_cb) while it writes the file,
+ * and each chunk of rows is converted by the thread pool straight into the
+ * writer's buffer. Input pages already converted are released (see
+ * release_input), so the resident set stays at a few MiB of buffers plus the
+ * input chunk being read, whatever the model size.
  */
 #include <math.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "nb_internal.h"
 #include "sys/pool.h"
@@ -106,11 +116,32 @@ static uint32_t policy_type(const nb_quant_params *p, const nb_tensor_info *t,
   return p->type;
 }
 
-/* One output tensor: its data (owned, or borrowed from the input mapping
- * when copied verbatim) and the name as a C string (owned). */
+/* State every tensor's fill callback shares during the write. */
+typedef struct qctx {
+  nb__pool *pool;
+  float *scratch;     /* (nth, 2, max ne[0]): source row, dequantized row */
+  double *row_stats;  /* (cap_rows, 3): grown to the largest chunk */
+  int64_t cap_rows;
+  uintptr_t page;     /* page size (for releasing consumed input) */
+  nb_quant_cb cb;
+  void *ud;
+} qctx;
+
+/* One output tensor. The writer asks for its bytes chunk by chunk (rows in
+ * order) while it writes the file; the tensor's report goes out when its
+ * last row is done, so the callback still sees the tensors in file order,
+ * each once, after it is done. */
 typedef struct qtensor {
-  char *name;
-  void *owned;
+  qctx *ctx;                    /* borrowed */
+  const nb_tensor_info *t;      /* borrowed from the open input */
+  char *name;                   /* owned: t->name as a C string */
+  const nb__type_traits *in, *out; /* conversion; NULL for a verbatim copy */
+  size_t in_rb, out_rb;         /* bytes per row of ne[0] elements */
+  int64_t rows;
+  double se, sx, maxe;          /* error sums over the rows done so far,
+                                   added in row order */
+  uintptr_t released;           /* input pages below this were released */
+  nb_quant_report r;            /* filled up front, errors at the end */
 } qtensor;
 
 /* Rows of ne[0] elements (ne[1]*ne[2]*ne[3]; the reader has checked the
@@ -121,13 +152,14 @@ static uint64_t tensor_rows(const nb_tensor_info *t) {
   return t->ne[0] > 0 ? rows : 0;
 }
 
-/* One tensor's conversion, split by rows across the pool. Per-row error
- * sums are kept per row and added up in row order afterwards, so the
- * report is the same for any thread count. */
+/* One chunk of one tensor's conversion, split by rows across the pool.
+ * Per-row error sums are kept per row and added up in row order
+ * afterwards, so the report is the same for any thread count (and any
+ * chunking). */
 typedef struct conv_job {
-  const nb_tensor_info *t;
   const nb__type_traits *in, *out;
-  unsigned char *dst;       /* (rows, out row bytes) */
+  const unsigned char *src; /* (rows, in_rb): the chunk's input rows */
+  unsigned char *dst;       /* (rows, out_rb) */
   float *scratch;           /* (nth, 2, k): source row, dequantized row */
   double *row_stats;        /* (rows, 3): sum err^2, sum x^2, max |err| */
   int64_t k, rows;
@@ -141,8 +173,7 @@ static void conv_task(void *arg, int32_t ith, int32_t nth) {
   float *src = j->scratch + (size_t)ith * 2 * (size_t)j->k; /* (k) */
   float *back = src + j->k;                                  /* (k) */
   for (int64_t i = b; i < e; i++) {
-    j->in->to_float((const unsigned char *)j->t->data + (size_t)i * j->in_rb,
-                    src, j->k);
+    j->in->to_float(j->src + (size_t)i * j->in_rb, src, j->k);
     unsigned char *o = j->dst + (size_t)i * j->out_rb;
     j->out->from_float(src, o, j->k);
     j->out->to_float(o, back, j->k);
@@ -160,37 +191,125 @@ static void conv_task(void *arg, int32_t ith, int32_t nth) {
   }
 }
 
-/* Converts tensor t to `type` into dst (rows x out row bytes) and fills the
- * error statistics of r. scratch: (nth, 2, >= ne[0]) floats. */
-static int convert_tensor(nb__pool *pool, const nb_tensor_info *t,
-                          uint32_t type, unsigned char *dst, float *scratch,
-                          nb_quant_report *r, nb_err *err) {
-  conv_job j;
-  j.t = t;
-  j.in = nb__type_traits_get(t->type);
-  j.out = nb__type_traits_get(type);
-  j.dst = dst;
-  j.scratch = scratch;
-  j.k = t->ne[0];
-  j.rows = (int64_t)tensor_rows(t);
-  j.in_rb = nb_type_row_bytes(t->type, j.k);
-  j.out_rb = nb_type_row_bytes(type, j.k);
-  j.row_stats = nb_malloc((size_t)(j.rows > 0 ? j.rows : 1) * 3 * sizeof(double));
-  if (!j.row_stats)
-    return nb__err(err, NB_ENOMEM, "tensor %s: out of memory", r->name);
-  nb__pool_run(pool, conv_task, &j);
-  double se = 0, sx = 0, maxe = 0;
-  for (int64_t i = 0; i < j.rows; i++) {
-    se += j.row_stats[3 * i];
-    sx += j.row_stats[3 * i + 1];
-    const double m = j.row_stats[3 * i + 2];
-    if (m > maxe || m != m) maxe = m;
+/* The input rows below `done` bytes of the tensor are read for good: drop
+ * their pages from this process (whole pages inside the tensor only; a page
+ * shared with the next tensor stays). nb_gguf_open maps the file read-only
+ * (its contract), so MADV_DONTNEED loses nothing: a later read would fault
+ * the page in again from the page cache. Without this the whole input
+ * becomes resident as it is read, however little the output needs. A hint:
+ * failure is harmless. */
+static void release_input(qtensor *q, uint64_t done) {
+  const uintptr_t pg = q->ctx->page, start = (uintptr_t)q->t->data;
+  uintptr_t lo = (start + pg - 1) / pg * pg;
+  const uintptr_t hi = (start + (uintptr_t)done) / pg * pg;
+  if (q->released > lo) lo = q->released;
+  if (hi <= lo) return;
+  (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+  q->released = hi;
+}
+
+/* nb_gguf_fill_fn: output rows [row0, row0 + n) of tensor q into dst
+ * (n * out_rb bytes). */
+static int fill_tensor(void *user, void *dst, int64_t row0, int64_t n,
+                       nb_err *err) {
+  qtensor *q = user;
+  qctx *c = q->ctx;
+  const unsigned char *src =
+      (const unsigned char *)q->t->data + (size_t)row0 * q->in_rb;
+  if (row0 == 0) { /* a tensor (re)starts: fresh sums */
+    q->se = q->sx = q->maxe = 0;
+    q->released = 0;
   }
-  nb_free(j.row_stats);
-  const double n = (double)j.rows * (double)j.k;
-  r->rmse = n > 0 ? sqrt(se / n) : 0.0;
-  r->max_abs_err = maxe;
-  r->snr_db = se > 0 ? 10.0 * log10(sx / se) : INFINITY;
+  if (q->out == NULL) { /* verbatim copy: exact */
+    memcpy(dst, src, (size_t)n * q->in_rb);
+  } else {
+    if (n > c->cap_rows) {
+      double *p = nb_realloc(c->row_stats, (size_t)n * 3 * sizeof(double));
+      if (!p)
+        return nb__err(err, NB_ENOMEM, "tensor %s: out of memory", q->name);
+      c->row_stats = p;
+      c->cap_rows = n;
+    }
+    conv_job j = {q->in, q->out, src, dst, c->scratch, c->row_stats,
+                  q->t->ne[0], n, q->in_rb, q->out_rb};
+    nb__pool_run(c->pool, conv_task, &j);
+    for (int64_t i = 0; i < n; i++) {
+      q->se += c->row_stats[3 * i];
+      q->sx += c->row_stats[3 * i + 1];
+      const double m = c->row_stats[3 * i + 2];
+      if (m > q->maxe || m != m) q->maxe = m;
+    }
+  }
+  release_input(q, (uint64_t)(row0 + n) * q->in_rb);
+  if (row0 + n == q->rows) { /* the tensor is done: its report */
+    if (q->out != NULL) {
+      const double cnt = (double)q->rows * (double)q->t->ne[0];
+      q->r.rmse = cnt > 0 ? sqrt(q->se / cnt) : 0.0;
+      q->r.max_abs_err = q->maxe;
+      q->r.snr_db = q->se > 0 ? 10.0 * log10(q->sx / q->se) : INFINITY;
+    }
+    if (c->cb) c->cb(c->ud, &q->r);
+  }
+  return NB_OK;
+}
+
+/* Decides tensor i's output type, fills its report (all but the errors)
+ * and checks that it can be converted. */
+static int plan_tensor(qtensor *q, const nb_quant_params *p, bool tied,
+                       int64_t i, int64_t n_t, nb_err *err) {
+  const nb_tensor_info *t = q->t;
+  q->name = nb_malloc(t->name.len + 1);
+  if (!q->name) return nb__err(err, NB_ENOMEM, "quantize: out of memory");
+  memcpy(q->name, t->name.data, t->name.len);
+  q->name[t->name.len] = '\0';
+
+  nb_quant_report *r = &q->r;
+  memset(r, 0, sizeof *r);
+  r->name = q->name;
+  r->n_dims = t->n_dims;
+  memcpy(r->ne, t->ne, sizeof r->ne);
+  r->old_type = t->type;
+  r->old_bytes = t->nbytes;
+  r->index = i;
+  r->count = n_t;
+
+  bool is_weight;
+  uint32_t type = policy_type(p, t, tied, &is_weight);
+  if (is_weight && t->ne[0] % nb_type_block(type) != 0) {
+    type = p->fallback_type;
+    r->fallback = true;
+  }
+  r->new_type = type;
+  q->rows = (int64_t)tensor_rows(t);
+  q->in_rb = nb_type_row_bytes(t->type, t->ne[0]);
+  if (type == t->type) { /* verbatim copy: exact */
+    r->new_bytes = t->nbytes;
+    r->rmse = 0;
+    r->max_abs_err = 0;
+    r->snr_db = INFINITY;
+    q->out_rb = q->in_rb;
+    return NB_OK;
+  }
+  q->in = nb__type_traits_get(t->type);
+  if (!q->in)
+    return nb__err(err, NB_EUNSUPPORTED,
+                   "tensor %s: type %s cannot be converted (nibble reads "
+                   "f32, f16, bf16, q8_0 and q4_0)",
+                   q->name, nb_type_name(t->type));
+  if (t->ne[0] % q->in->blck != 0) /* the reader guarantees this */
+    return nb__err(err, NB_ESHAPE,
+                   "tensor %s: row length %lld is not a multiple of the %s "
+                   "block",
+                   q->name, (long long)t->ne[0], q->in->name);
+  q->out = nb__type_traits_get(type);
+  r->requantized = q->in->quantized && q->out->quantized;
+  q->out_rb = nb_type_row_bytes(type, t->ne[0]);
+  uint64_t nbytes;
+  if (!nb__mul_u64((uint64_t)q->rows, q->out_rb, &nbytes) ||
+      nbytes > SIZE_MAX)
+    return nb__err(err, NB_EOVERFLOW, "tensor %s: output size overflows",
+                   q->name);
+  r->new_bytes = nbytes;
   return NB_OK;
 }
 
@@ -200,10 +319,10 @@ int nb_quantize_file(const char *in_path, const char *out_path,
   int rc;
   nb_gguf *g = NULL;
   nb_gguf_writer *w = NULL;
-  qtensor *qt = NULL;
+  qtensor *qt = NULL; /* (n_t) */
   int64_t n_t = 0;
-  nb__pool *pool = NULL;
-  float *scratch = NULL; /* (nth, 2, max ne[0]) row scratch */
+  qctx ctx;
+  memset(&ctx, 0, sizeof ctx);
 
   if (!in_path || !out_path || !p)
     return nb__err(err, NB_EINVAL, "quantize: NULL argument");
@@ -251,90 +370,30 @@ int nb_quantize_file(const char *in_path, const char *out_path,
   qt = nb_calloc((size_t)(n_t > 0 ? n_t : 1), sizeof *qt);
   const int32_t nth =
       p->n_threads > 0 ? p->n_threads : NB__MAX(1, nb_cpu_physical_cores());
-  if ((rc = nb__pool_new(&pool, nth, err)) < 0) goto done;
-  scratch = nb_malloc((size_t)nb__pool_size(pool) * 2 * (size_t)max_k *
-                      sizeof(float));
-  if (!qt || !scratch) {
+  if ((rc = nb__pool_new(&ctx.pool, nth, err)) < 0) goto done;
+  ctx.scratch = nb_malloc((size_t)nb__pool_size(ctx.pool) * 2 *
+                          (size_t)max_k * sizeof(float));
+  if (!qt || !ctx.scratch) {
     rc = nb__err(err, NB_ENOMEM, "quantize: out of memory for %lld tensors",
                  (long long)n_t);
     goto done;
   }
+  const long pg = sysconf(_SC_PAGESIZE);
+  ctx.page = pg > 0 ? (uintptr_t)pg : 4096;
+  ctx.cb = cb;
+  ctx.ud = ud;
 
+  /* Every tensor is planned and checked before the file is started; the
+   * data is produced (converted or copied) while the writer writes it. */
   for (int64_t i = 0; i < n_t; i++) {
-    const nb_tensor_info *t = nb_gguf_tensor(g, i);
     qtensor *q = &qt[i];
-    q->name = nb_malloc(t->name.len + 1);
-    if (!q->name) {
-      rc = nb__err(err, NB_ENOMEM, "quantize: out of memory");
+    q->ctx = &ctx;
+    q->t = nb_gguf_tensor(g, i);
+    if ((rc = plan_tensor(q, p, tied, i, n_t, err)) < 0) goto done;
+    if ((rc = nb_gguf_writer_add_tensor_cb(w, q->name, q->r.new_type,
+                                           q->t->n_dims, q->t->ne,
+                                           fill_tensor, q, err)) < 0)
       goto done;
-    }
-    memcpy(q->name, t->name.data, t->name.len);
-    q->name[t->name.len] = '\0';
-
-    nb_quant_report r;
-    memset(&r, 0, sizeof r);
-    r.name = q->name;
-    r.n_dims = t->n_dims;
-    memcpy(r.ne, t->ne, sizeof r.ne);
-    r.old_type = t->type;
-    r.old_bytes = t->nbytes;
-    r.index = i;
-    r.count = n_t;
-
-    bool is_weight;
-    uint32_t type = policy_type(p, t, tied, &is_weight);
-    if (is_weight && t->ne[0] % nb_type_block(type) != 0) {
-      type = p->fallback_type;
-      r.fallback = true;
-    }
-    r.new_type = type;
-    const void *data = t->data;
-    if (type == t->type) { /* verbatim copy: exact */
-      r.new_bytes = t->nbytes;
-      r.rmse = 0;
-      r.max_abs_err = 0;
-      r.snr_db = INFINITY;
-    } else {
-      const nb__type_traits *in = nb__type_traits_get(t->type);
-      if (!in) {
-        rc = nb__err(err, NB_EUNSUPPORTED,
-                     "tensor %s: type %s cannot be converted (nibble reads "
-                     "f32, f16, bf16, q8_0 and q4_0)",
-                     q->name, nb_type_name(t->type));
-        goto done;
-      }
-      if (t->ne[0] % in->blck != 0) { /* the reader guarantees this */
-        rc = nb__err(err, NB_ESHAPE,
-                     "tensor %s: row length %lld is not a multiple of the "
-                     "%s block",
-                     q->name, (long long)t->ne[0], in->name);
-        goto done;
-      }
-      r.requantized = in->quantized && nb__type_traits_get(type)->quantized;
-      const size_t out_rb = nb_type_row_bytes(type, t->ne[0]);
-      const uint64_t rows = tensor_rows(t);
-      uint64_t nbytes;
-      if (!nb__mul_u64(rows, out_rb, &nbytes) || nbytes > SIZE_MAX) {
-        rc = nb__err(err, NB_EOVERFLOW, "tensor %s: output size overflows",
-                     q->name);
-        goto done;
-      }
-      q->owned = nb_malloc(nbytes ? (size_t)nbytes : 1);
-      if (!q->owned) {
-        rc = nb__err(err, NB_ENOMEM,
-                     "tensor %s: out of memory for %llu bytes", q->name,
-                     (unsigned long long)nbytes);
-        goto done;
-      }
-      if ((rc = convert_tensor(pool, t, type, q->owned, scratch, &r, err)) < 0)
-        goto done;
-      r.new_bytes = nbytes;
-      data = q->owned;
-    }
-    if ((rc = nb_gguf_writer_add_tensor(w, q->name, type, t->n_dims, t->ne,
-                                        data, err)) < 0)
-      goto done;
-    if (cb) cb(ud, &r);
   }
 
   rc = nb_gguf_writer_write(w, out_path, err);
@@ -342,14 +401,12 @@ int nb_quantize_file(const char *in_path, const char *out_path,
 
 done:
   if (qt) {
-    for (int64_t i = 0; i < n_t; i++) {
-      nb_free(qt[i].name);
-      nb_free(qt[i].owned);
-    }
+    for (int64_t i = 0; i < n_t; i++) nb_free(qt[i].name);
     nb_free(qt);
   }
-  nb_free(scratch);
-  nb__pool_free(pool);
+  nb_free(ctx.scratch);
+  nb_free(ctx.row_stats);
+  nb__pool_free(ctx.pool);
   nb_gguf_writer_free(w);
   nb_gguf_close(g);
   return rc;

@@ -1,8 +1,9 @@
 /* test_synth.c: tools/nb-synth writes GGUF files that our reader, model
  * binder and tokenizer accept, with llama.cpp's tensor names, shapes and
  * types, N(0, std^2) weights and unit norms, the same bytes for the same
- * seed whatever the thread count, and a vocabulary (built in, or copied
- * from another GGUF). */
+ * seed whatever the thread count (and the same bytes as before it moved to
+ * the library's streaming writer: pinned), tensors larger than the writer's
+ * chunk, and a vocabulary (built in, or copied from another GGUF). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,6 +184,102 @@ START_TEST(test_deterministic) {
 }
 END_TEST
 
+/* 64-bit FNV-1a of a whole file. */
+static uint64_t file_fnv1a(const char *path) {
+  size_t n;
+  char *x = nbt_read_file(path, &n);
+  ck_assert_ptr_nonnull(x);
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; i++) {
+    h ^= (unsigned char)x[i];
+    h *= 0x100000001b3ull;
+  }
+  nb_free(x);
+  return h;
+}
+
+/* PINNED REGRESSION VALUES (measured, not derived): the FNV-1a hashes of the
+ * files nb-synth wrote for this shape and seed 1 with its own GGUF encoder,
+ * before it moved to libnibble's streaming writer (commit 6f5b17a). The
+ * files must stay byte-identical so that benchmark models stay comparable
+ * across commits; a deliberate change to the generator, the vocabulary or
+ * the keys updates these numbers (and says so). */
+START_TEST(test_pinned_bytes) {
+  static const struct {
+    const char *type;
+    uint64_t fnv;
+  } pins[] = {{"q4_0", 0xe67b8813a376cf8aull},
+              {"f16", 0x5eae9fa2f41963c9ull},
+              {"q8_0", 0xb0f712a991655b31ull}};
+  for (size_t i = 0; i < NB__ARRAY_LEN(pins); i++) {
+    char name[64], args[512];
+    snprintf(name, sizeof name, "pin-%s.gguf", pins[i].type);
+    const char *path = nbt_tmp(name);
+    snprintf(args, sizeof args, SMALL " --type %s --seed 1 -t 2 -o '%s'",
+             pins[i].type, path);
+    ck_assert_int_eq(synth(args), 0);
+    uint64_t h = file_fnv1a(path);
+    ck_assert_msg(h == pins[i].fnv, "%s: fnv1a %016llx, pinned %016llx",
+                  pins[i].type, (unsigned long long)h,
+                  (unsigned long long)pins[i].fnv);
+  }
+}
+END_TEST
+
+/* Tensors larger than the writer's chunk (token_embd here: 2100 F32 rows of
+ * 4 KiB, three chunks) are generated chunk by chunk: every row has its own
+ * stream (no two rows equal, none left zero), the values keep their
+ * distribution on both sides of the chunk boundaries, and the thread count
+ * still changes nothing. */
+START_TEST(test_multi_chunk) {
+  const char *a = nbt_tmp("chunks-a.gguf"), *b = nbt_tmp("chunks-b.gguf");
+  const char *shape = "--dim 1024 --ffn 1024 --layers 1 --heads 8 "
+                      "--vocab 2100 --type f32";
+  char args[512];
+  snprintf(args, sizeof args, "%s -t 1 -o '%s'", shape, a);
+  ck_assert_int_eq(synth(args), 0);
+  snprintf(args, sizeof args, "%s -t 3 -o '%s'", shape, b);
+  ck_assert_int_eq(synth(args), 0);
+  ck_assert(files_equal(a, b));
+  nb_gguf *g = NULL;
+  nb_err e;
+  ck_assert_msg(nb_gguf_open(&g, a, &e) == 0, "%s", e.msg);
+  const nb_tensor_info *t = tensor(g, "token_embd.weight");
+  ck_assert_uint_eq(t->type, NB_TYPE_F32);
+  ck_assert_int_eq(t->ne[1], 2100);
+  const size_t rb = 1024 * sizeof(float);
+  ck_assert_uint_gt(t->nbytes, 2 * NB_GGUF_WRITE_CHUNK);
+  /* rows distinct: compare row hashes after sorting */
+  uint64_t *hs = nb_malloc(2100 * sizeof *hs);
+  ck_assert_ptr_nonnull(hs);
+  for (int64_t r = 0; r < 2100; r++) {
+    const float *x = (const float *)((const char *)t->data + (size_t)r * rb);
+    uint64_t h = 0xcbf29ce484222325ull;
+    double s2 = 0;
+    for (int j = 0; j < 1024; j++) {
+      uint32_t u;
+      memcpy(&u, &x[j], 4);
+      h = (h ^ u) * 0x100000001b3ull;
+      s2 += (double)x[j] * x[j];
+    }
+    hs[r] = h;
+    /* each row's sd is near 0.02 (1024 samples: within ~15% at 6 sigma) */
+    const double sd = sqrt(s2 / 1024);
+    ck_assert_msg(fabs(sd - 0.02) < 0.003, "row %lld: sd %g", (long long)r,
+                  sd);
+  }
+  for (int64_t i = 1; i < 2100; i++) /* insertion sort: small */
+    for (int64_t j = i; j > 0 && hs[j - 1] > hs[j]; j--) {
+      uint64_t tmp = hs[j];
+      hs[j] = hs[j - 1];
+      hs[j - 1] = tmp;
+    }
+  for (int64_t i = 1; i < 2100; i++) ck_assert(hs[i] != hs[i - 1]);
+  nb_free(hs);
+  nb_gguf_close(g);
+}
+END_TEST
+
 /* The built-in vocabulary loads as a tokenizer and round-trips text; with
  * --vocab-from the 32000-token llama vocabulary is copied verbatim. */
 START_TEST(test_vocab) {
@@ -282,6 +379,8 @@ int main(void) {
   tcase_add_test(tc, test_layout_q4_0);
   tcase_add_test(tc, test_values_f16);
   tcase_add_test(tc, test_deterministic);
+  tcase_add_test(tc, test_pinned_bytes);
+  tcase_add_test(tc, test_multi_chunk);
   tcase_add_test(tc, test_vocab);
   tcase_add_test(tc, test_bad_shapes);
   suite_add_tcase(s, tc);

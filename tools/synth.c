@@ -1,30 +1,28 @@
 /*
  * synth.c: the synthetic model writer of synth.h.
  *
- * The GGUF header (key/values and tensor table) is encoded here into one
- * buffer (the vocabulary makes it ~0.5 MB) with the same layout rules as
- * src/gguf/gguf_write.c: v3, keys in insertion order, tensors in insertion
- * order, each at a multiple of the alignment (32), zero-padded. The data is
- * then generated tensor by tensor in chunks of rows by all the pool's
- * threads (each thread generates whole rows and converts them with the type
- * traits' from_float, i.e. ggml's reference quantizers) and appended to the
- * file, so memory stays bounded by one chunk.
+ * The file goes through libnibble's GGUF writer (the one format encoder):
+ * the keys and the vocabulary are set on a writer, every tensor is added as
+ * a streamed tensor (nb_gguf_writer_add_tensor_cb), and while the writer
+ * writes the file it asks for each tensor's rows chunk by chunk
+ * (NB_GGUF_WRITE_CHUNK bytes); all the pool's threads generate a chunk's
+ * rows (each thread whole rows, converted with the type traits' from_float,
+ * i.e. ggml's reference quantizers) straight into the writer's buffer. So
+ * memory stays bounded by one chunk, and the writer's atomic write (temporary
+ * file, fsync, rename) applies.
  */
 #include "synth.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "nb_internal.h"
 #include "sys/pool.h"
 #include "types.h"
 
+/* general.alignment of the files (GGUF's default, written explicitly). */
 #define ALIGN 32u
-/* Rows are generated in chunks of about this many output bytes. */
-#define CHUNK_BYTES (32u << 20)
 
 /* ------------------------------------------------------------ the shapes */
 
@@ -44,67 +42,6 @@ const nb__synth_shape *nb__synth_shape_find(const char *name) {
 }
 
 const char *const *nb__synth_shape_names(void) { return shape_names; }
-
-/* ------------------------------------------------------- a byte buffer */
-
-typedef struct bbuf {
-  uint8_t *p;
-  size_t n, cap;
-  bool oom;
-} bbuf;
-
-static void bb_put(bbuf *b, const void *src, size_t n) {
-  if (b->oom) return;
-  if (b->n + n > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->n + n) cap *= 2;
-    uint8_t *q = nb_realloc(b->p, cap);
-    if (!q) {
-      b->oom = true;
-      return;
-    }
-    b->p = q;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->n, src, n);
-  b->n += n;
-}
-static void bb_u32(bbuf *b, uint32_t v) { bb_put(b, &v, 4); }
-static void bb_u64(bbuf *b, uint64_t v) { bb_put(b, &v, 8); }
-static void bb_str(bbuf *b, const char *s, size_t n) {
-  bb_u64(b, n);
-  bb_put(b, s, n);
-}
-static void bb_key(bbuf *b, const char *key, uint32_t vtype) {
-  bb_str(b, key, strlen(key));
-  bb_u32(b, vtype);
-}
-static void kv_u32(bbuf *b, int64_t *n, const char *k, uint32_t v) {
-  bb_key(b, k, NB_GGUF_UINT32);
-  bb_u32(b, v);
-  ++*n;
-}
-static void kv_u64(bbuf *b, int64_t *n, const char *k, uint64_t v) {
-  bb_key(b, k, NB_GGUF_UINT64);
-  bb_u64(b, v);
-  ++*n;
-}
-static void kv_f32(bbuf *b, int64_t *n, const char *k, float v) {
-  bb_key(b, k, NB_GGUF_FLOAT32);
-  bb_put(b, &v, 4);
-  ++*n;
-}
-static void kv_bool(bbuf *b, int64_t *n, const char *k, bool v) {
-  bb_key(b, k, NB_GGUF_BOOL);
-  uint8_t x = v ? 1 : 0;
-  bb_put(b, &x, 1);
-  ++*n;
-}
-static void kv_str(bbuf *b, int64_t *n, const char *k, const char *s) {
-  bb_key(b, k, NB_GGUF_STRING);
-  bb_str(b, s, strlen(s));
-  ++*n;
-}
 
 /* ------------------------------------------------------ the vocabulary */
 
@@ -298,18 +235,21 @@ out:
 
 /* --------------------------------------------------------- the tensors */
 
+struct synth_run;
+
 typedef struct stensor {
   char name[64];
   uint32_t n_dims;
-  int64_t ne[2];  /* ne[0]: row length */
+  int64_t ne[2];  /* ne[0]: row length; ne[1]: rows (1 for a vector) */
   uint32_t type;
   bool norm;      /* all ones (F32) instead of random */
-  uint64_t offset, nbytes;
+  int64_t index;  /* position in the file (seeds the rows' streams) */
+  const struct synth_run *run; /* borrowed: the write in progress */
 } stensor;
 
 static void add_tensor(stensor *t, int64_t *n, const char *name, int64_t ne0,
                        int64_t ne1, uint32_t type, bool norm) {
-  stensor *s = &t[(*n)++];
+  stensor *s = &t[*n];
   memset(s, 0, sizeof *s);
   snprintf(s->name, sizeof s->name, "%s", name);
   s->n_dims = ne1 > 1 || !norm ? 2 : 1;
@@ -317,7 +257,7 @@ static void add_tensor(stensor *t, int64_t *n, const char *name, int64_t ne0,
   s->ne[1] = ne1;
   s->type = type;
   s->norm = norm;
-  s->nbytes = nb_type_row_bytes(type, ne0) * (uint64_t)ne1;
+  s->index = (*n)++;
 }
 
 /* llama.cpp's tensor names and order (token_embd, blocks, output_norm,
@@ -475,82 +415,95 @@ static uint32_t file_type_of(uint32_t type) {
   }
 }
 
-static int encode_header(bbuf *b, const nb__synth_params *p,
-                         const nb__synth_shape *s, const vocab *v,
-                         stensor *t, int64_t nt) {
-  int64_t nkv = 0;
-  bbuf kv = {0};
+/* What every tensor's fill callback needs during the write. */
+typedef struct synth_run {
+  const nb__synth_params *p;
+  nb__pool *pool;
+  float **scratch; /* (n_threads) x (max ne[0]) floats */
+  int64_t nt;      /* tensors in the file */
+} synth_run;
+
+/* nb_gguf_fill_fn: rows [row0, row0 + n) of tensor `user` into dst. */
+static int fill_tensor(void *user, void *dst, int64_t row0, int64_t n,
+                       nb_err *err) {
+  (void)err; /* generating cannot fail */
+  const stensor *t = user;
+  const synth_run *run = t->run;
+  if (row0 == 0 && run->p->progress)
+    run->p->progress(run->p->progress_ud, t->index, run->nt, t->name);
+  gen_task g = {
+      .t = t,
+      .tensor_index = t->index,
+      .seed = run->p->seed,
+      .std = run->p->std,
+      .row0 = row0,
+      .nrows = n,
+      .out = dst,
+      .row_bytes = nb_type_row_bytes(t->type, t->ne[0]),
+      .scratch = run->scratch,
+      .tt = nb__type_traits_get(t->type),
+  };
+  nb__pool_run(run->pool, gen_part, &g);
+  return 0;
+}
+
+/* The keys, in the order the files have always had them. */
+static int set_keys(nb_gguf_writer *w, const nb__synth_params *p,
+                    const nb__synth_shape *s, const vocab *v, nb_err *err) {
   char name[128];
   snprintf(name, sizeof name, "nibble-synth %s %s seed %llu", s->name,
            nb_type_name(p->type), (unsigned long long)p->seed);
-  kv_str(&kv, &nkv, "general.architecture", "llama");
-  kv_str(&kv, &nkv, "general.name", name);
-  kv_u32(&kv, &nkv, "general.file_type", file_type_of(p->type));
-  kv_u32(&kv, &nkv, "general.quantization_version", 2);
-  kv_u32(&kv, &nkv, "general.alignment", ALIGN);
-  kv_u32(&kv, &nkv, "llama.vocab_size", (uint32_t)v->n);
-  kv_u32(&kv, &nkv, "llama.context_length", (uint32_t)s->ctx);
-  kv_u32(&kv, &nkv, "llama.embedding_length", (uint32_t)s->dim);
-  kv_u32(&kv, &nkv, "llama.block_count", (uint32_t)s->layers);
-  kv_u32(&kv, &nkv, "llama.feed_forward_length", (uint32_t)s->ffn);
-  kv_u32(&kv, &nkv, "llama.rope.dimension_count",
-         (uint32_t)(s->dim / s->heads));
-  kv_u32(&kv, &nkv, "llama.attention.head_count", (uint32_t)s->heads);
-  kv_u32(&kv, &nkv, "llama.attention.head_count_kv", (uint32_t)s->kv_heads);
-  kv_f32(&kv, &nkv, "llama.attention.layer_norm_rms_epsilon", s->norm_eps);
-  kv_f32(&kv, &nkv, "llama.rope.freq_base", s->rope_base);
-  kv_str(&kv, &nkv, "tokenizer.ggml.model", "llama");
-  bb_key(&kv, "tokenizer.ggml.tokens", NB_GGUF_ARRAY);
-  bb_u32(&kv, NB_GGUF_STRING);
-  bb_u64(&kv, (uint64_t)v->n);
-  for (int32_t i = 0; i < v->n; i++) bb_str(&kv, v->tok[i], v->len[i]);
-  nkv++;
-  bb_key(&kv, "tokenizer.ggml.scores", NB_GGUF_ARRAY);
-  bb_u32(&kv, NB_GGUF_FLOAT32);
-  bb_u64(&kv, (uint64_t)v->n);
-  bb_put(&kv, v->score, (size_t)v->n * 4);
-  nkv++;
-  bb_key(&kv, "tokenizer.ggml.token_type", NB_GGUF_ARRAY);
-  bb_u32(&kv, NB_GGUF_INT32);
-  bb_u64(&kv, (uint64_t)v->n);
-  bb_put(&kv, v->type, (size_t)v->n * 4);
-  nkv++;
-  kv_u32(&kv, &nkv, "tokenizer.ggml.bos_token_id", v->bos);
-  kv_u32(&kv, &nkv, "tokenizer.ggml.eos_token_id", v->eos);
-  kv_u32(&kv, &nkv, "tokenizer.ggml.unknown_token_id", v->unk);
-  kv_bool(&kv, &nkv, "tokenizer.ggml.add_bos_token", v->add_bos);
-  kv_bool(&kv, &nkv, "tokenizer.ggml.add_eos_token", false);
-  kv_u64(&kv, &nkv, "nibble.synth.seed", p->seed);
-  kv_f32(&kv, &nkv, "nibble.synth.std", p->std);
-
-  bb_put(b, "GGUF", 4);
-  bb_u32(b, 3);
-  bb_u64(b, (uint64_t)nt);
-  bb_u64(b, (uint64_t)nkv);
-  bb_put(b, kv.p, kv.n);
-  b->oom |= kv.oom;
-  nb_free(kv.p);
-  uint64_t off = 0;
-  for (int64_t i = 0; i < nt; i++) {
-    off += (ALIGN - off % ALIGN) % ALIGN;
-    t[i].offset = off;
-    off += t[i].nbytes;
-    bb_str(b, t[i].name, strlen(t[i].name));
-    bb_u32(b, t[i].n_dims);
-    for (uint32_t d = 0; d < t[i].n_dims; d++) bb_u64(b, (uint64_t)t[i].ne[d]);
-    bb_u32(b, t[i].type);
-    bb_u64(b, t[i].offset);
-  }
-  static const uint8_t zeros[ALIGN] = {0};
-  bb_put(b, zeros, (ALIGN - b->n % ALIGN) % ALIGN);
-  return b->oom ? NB_ENOMEM : 0;
-}
-
-static int put_file(FILE *f, const void *p, size_t n, const char *tmp,
-                    nb_err *err) {
-  if (n && fwrite(p, 1, n, f) != n)
-    return nb__err(err, NB_EIO, "%s: write failed: %s", tmp, strerror(errno));
-  return 0;
+  nb_str *toks = nb_malloc((size_t)v->n * sizeof *toks); /* (n) borrowed */
+  if (!toks) return nb__err(err, NB_ENOMEM, "synth: vocabulary");
+  for (int32_t i = 0; i < v->n; i++) toks[i] = (nb_str){v->tok[i], v->len[i]};
+  int rc;
+#define SET(call) \
+  if ((rc = (call)) < 0) goto out
+  SET(nb_gguf_writer_set_str(w, "general.architecture", "llama", 5, err));
+  SET(nb_gguf_writer_set_str(w, "general.name", name, strlen(name), err));
+  SET(nb_gguf_writer_set_u32(w, "general.file_type", file_type_of(p->type),
+                             err));
+  SET(nb_gguf_writer_set_u32(w, "general.quantization_version", 2, err));
+  SET(nb_gguf_writer_set_u32(w, "general.alignment", ALIGN, err));
+  SET(nb_gguf_writer_set_u32(w, "llama.vocab_size", (uint32_t)v->n, err));
+  SET(nb_gguf_writer_set_u32(w, "llama.context_length", (uint32_t)s->ctx,
+                             err));
+  SET(nb_gguf_writer_set_u32(w, "llama.embedding_length", (uint32_t)s->dim,
+                             err));
+  SET(nb_gguf_writer_set_u32(w, "llama.block_count", (uint32_t)s->layers,
+                             err));
+  SET(nb_gguf_writer_set_u32(w, "llama.feed_forward_length",
+                             (uint32_t)s->ffn, err));
+  SET(nb_gguf_writer_set_u32(w, "llama.rope.dimension_count",
+                             (uint32_t)(s->dim / s->heads), err));
+  SET(nb_gguf_writer_set_u32(w, "llama.attention.head_count",
+                             (uint32_t)s->heads, err));
+  SET(nb_gguf_writer_set_u32(w, "llama.attention.head_count_kv",
+                             (uint32_t)s->kv_heads, err));
+  SET(nb_gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon",
+                             s->norm_eps, err));
+  SET(nb_gguf_writer_set_f32(w, "llama.rope.freq_base", s->rope_base, err));
+  SET(nb_gguf_writer_set_str(w, "tokenizer.ggml.model", "llama", 5, err));
+  SET(nb_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks,
+                                 (uint64_t)v->n, err));
+  SET(nb_gguf_writer_set_arr(w, "tokenizer.ggml.scores", NB_GGUF_FLOAT32,
+                             v->score, (uint64_t)v->n, err));
+  SET(nb_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", NB_GGUF_INT32,
+                             v->type, (uint64_t)v->n, err));
+  SET(nb_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", v->bos, err));
+  SET(nb_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", v->eos, err));
+  SET(nb_gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", v->unk,
+                             err));
+  SET(nb_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", v->add_bos,
+                              err));
+  SET(nb_gguf_writer_set_bool(w, "tokenizer.ggml.add_eos_token", false, err));
+  SET(nb_gguf_writer_set_u64(w, "nibble.synth.seed", p->seed, err));
+  SET(nb_gguf_writer_set_f32(w, "nibble.synth.std", p->std, err));
+#undef SET
+  rc = 0;
+out:
+  nb_free(toks);
+  return rc;
 }
 
 int nb__synth_write(const nb__synth_params *p, const char *path,
@@ -563,13 +516,9 @@ int nb__synth_write(const nb__synth_params *p, const char *path,
   int rc;
   vocab v = {0};
   nb__synth_shape s = p->shape;
-  bbuf hdr = {0};
   stensor *t = NULL;
-  nb__pool *pool = NULL;
-  float **scratch = NULL;
-  uint8_t *chunk = NULL;
-  FILE *f = NULL;
-  char *tmp = NULL;
+  nb_gguf_writer *w = NULL;
+  synth_run run = {.p = p};
 
   if (p->vocab_from) {
     if ((rc = vocab_from_file(&v, p->vocab_from, err)) < 0) goto out;
@@ -585,105 +534,40 @@ int nb__synth_write(const nb__synth_params *p, const char *path,
     rc = nb__err(err, NB_ENOMEM, "synth: tensor table");
     goto out;
   }
-  int64_t nt = build_tensors(t, &s, p->type);
-  if ((rc = encode_header(&hdr, p, &s, &v, t, nt)) < 0) {
-    rc = nb__err(err, rc, "synth: header");
+  run.nt = build_tensors(t, &s, p->type);
+  if ((rc = nb_gguf_writer_new(&w, err)) < 0 ||
+      (rc = set_keys(w, p, &s, &v, err)) < 0)
     goto out;
+  for (int64_t i = 0; i < run.nt; i++) {
+    t[i].run = &run;
+    if ((rc = nb_gguf_writer_add_tensor_cb(w, t[i].name, t[i].type,
+                                           t[i].n_dims, t[i].ne, fill_tensor,
+                                           &t[i], err)) < 0)
+      goto out;
   }
 
-  /* Buffers: one chunk of output rows and one float row per part. */
+  /* One float row per thread; the writer holds the output chunk. */
   int64_t max_k = NB__MAX((int64_t)s.dim, (int64_t)s.ffn);
-  scratch = nb_calloc((size_t)p->n_threads, sizeof *scratch);
-  chunk = nb_malloc(CHUNK_BYTES + (size_t)max_k * 4);
-  if (!scratch || !chunk) {
+  run.scratch = nb_calloc((size_t)p->n_threads, sizeof *run.scratch);
+  if (!run.scratch) {
     rc = nb__err(err, NB_ENOMEM, "synth: buffers");
     goto out;
   }
   for (int32_t i = 0; i < p->n_threads; i++)
-    if (!(scratch[i] = nb_malloc((size_t)max_k * sizeof(float)))) {
+    if (!(run.scratch[i] = nb_malloc((size_t)max_k * sizeof(float)))) {
       rc = nb__err(err, NB_ENOMEM, "synth: buffers");
       goto out;
     }
-  if ((rc = nb__pool_new(&pool, p->n_threads, err)) < 0) goto out;
+  if ((rc = nb__pool_new(&run.pool, p->n_threads, err)) < 0) goto out;
 
-  size_t plen = strlen(path);
-  tmp = nb_malloc(plen + 32);
-  if (!tmp) {
-    rc = nb__err(err, NB_ENOMEM, "synth: path");
-    goto out;
-  }
-  snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-  f = fopen(tmp, "wb");
-  if (!f) {
-    rc = nb__err(err, errno == ENOENT ? NB_ENOENT : NB_EIO, "%s: %s", tmp,
-                 strerror(errno));
-    goto out;
-  }
-  if ((rc = put_file(f, hdr.p, hdr.n, tmp, err)) < 0) goto fail;
-
-  static const uint8_t zeros[ALIGN] = {0};
-  uint64_t pos = 0; /* within the data section */
-  for (int64_t i = 0; i < nt; i++) {
-    const stensor *ti = &t[i];
-    if (p->progress) p->progress(p->progress_ud, i, nt, ti->name);
-    if ((rc = put_file(f, zeros, (size_t)(ti->offset - pos), tmp, err)) < 0)
-      goto fail;
-    pos = ti->offset;
-    gen_task g = {
-        .t = ti,
-        .tensor_index = i,
-        .seed = p->seed,
-        .std = p->std,
-        .out = chunk,
-        .row_bytes = nb_type_row_bytes(ti->type, ti->ne[0]),
-        .scratch = scratch,
-        .tt = nb__type_traits_get(ti->type),
-    };
-    int64_t per = NB__MAX((int64_t)1, (int64_t)(CHUNK_BYTES / g.row_bytes));
-    for (int64_t r0 = 0; r0 < ti->ne[1]; r0 += per) {
-      g.row0 = r0;
-      g.nrows = NB__MIN(per, ti->ne[1] - r0);
-      nb__pool_run(pool, gen_part, &g);
-      if ((rc = put_file(f, chunk, (size_t)g.nrows * g.row_bytes, tmp,
-                         err)) < 0)
-        goto fail;
-    }
-    pos += ti->nbytes;
-  }
-  if ((rc = put_file(f, zeros, (size_t)((ALIGN - pos % ALIGN) % ALIGN), tmp,
-                     err)) < 0)
-    goto fail;
-  if (fflush(f) != 0 || ferror(f)) {
-    rc = nb__err(err, NB_EIO, "%s: write failed: %s", tmp, strerror(errno));
-    goto fail;
-  }
-  if (fclose(f) != 0) {
-    f = NULL;
-    rc = nb__err(err, NB_EIO, "%s: close failed: %s", tmp, strerror(errno));
-    goto fail;
-  }
-  f = NULL;
-  if (rename(tmp, path) != 0) {
-    rc = nb__err(err, NB_EIO, "rename %s -> %s: %s", tmp, path,
-                 strerror(errno));
-    goto fail;
-  }
-  rc = 0;
-  goto out;
-fail:
-  if (f) fclose(f);
-  f = NULL;
-  unlink(tmp);
+  rc = nb_gguf_writer_write(w, path, err);
 out:
-  if (f) fclose(f);
-  nb_free(tmp);
-  nb__pool_free(pool);
-  if (scratch)
-    for (int32_t i = 0; i < p->n_threads; i++) nb_free(scratch[i]);
-  nb_free(scratch);
-  nb_free(chunk);
+  nb__pool_free(run.pool);
+  if (run.scratch)
+    for (int32_t i = 0; i < p->n_threads; i++) nb_free(run.scratch[i]);
+  nb_free(run.scratch);
+  nb_gguf_writer_free(w);
   nb_free(t);
-  nb_free(hdr.p);
   vocab_free(&v);
   return rc;
 }

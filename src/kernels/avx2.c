@@ -126,64 +126,193 @@ NB__ALWAYS_INLINE void tile_qf(int R, int T, int q4, int xf32, int64_t k,
 
 /* ---------------------------------------- Q8_0 / Q4_0 weights x Q8 input */
 
-NB__ALWAYS_INLINE void tile_qq(int R, int T, int q4, int64_t k,
-                               const uint8_t *w, size_t ldw,
-                               const uint8_t *x, size_t ldx, float *y,
-                               int64_t ldy) {
-  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
-  const size_t xs = sizeof(nb__block_q8_0);
+/* Per (row, block) of weights and (token, block) of input:
+ *   Q4_0: s = madd(maddubs(q, x), 1) - xa,  q in [0, 15] unsigned and
+ *         xa = 8 * (lane sums of x) (exact: sum (q - 8) x);
+ *   Q8_0: s = madd(maddubs(|x|, sign(q, x)), 1);
+ *   acc = fma((float)s, d_w * d_x, acc)   (8 lanes, summed at the end).
+ * xa (or |x|) and d_x depend only on the input, so both walks below derive
+ * them once per block and token into a buffer instead of once per row
+ * tile, and both run exactly this sequence per (row, token, block): the
+ * one-token walk and the batch walk give bit-identical results. */
+
+/* Batch tile shape: QQ_BR rows x QQ_BT tokens (measured, see the commit). */
+#ifndef QQ_BR
+#define QQ_BR 2
+#endif
+#ifndef QQ_BT
+#define QQ_BT 4
+#endif
+/* Batch k-slab: input blocks prepared at once per token group. Every row
+ * tile reads the group's prepared blocks again (64 bytes per token and
+ * block), so they must stay in L1: QQ_BT x QQ_KS x 68 bytes (17 KiB). */
+#ifndef QQ_KS
+#define QQ_KS 64
+#endif
+#define QQ_RC 128 /* batch: most rows per chunk (bounds the accumulators) */
+
+typedef struct qq_slab { /* a token group's prepared k-slab */
+  /* (tokens, blocks, {x, xa}, 32): the input quants (copied, aligned) and
+   * xa (Q4_0: int32 8 * lane sums of x; Q8_0: |x| as unsigned bytes) */
+  _Alignas(32) uint8_t v[NB__TMAX_T][QQ_KS][2][32];
+  float d[NB__TMAX_T][QQ_KS]; /* d_x (tokens, blocks) */
+} qq_slab;
+
+/* Prepares n blocks of one token's Q8 input at x into v (n, 2, 32) and
+ * d (n). */
+static void qq_prepare(int q4, const uint8_t *x, int64_t n, uint8_t (*v)[2][32],
+                       float *d) {
   const __m256i ones8 = _mm256_set1_epi8(1);
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < n; b++) {
+    const uint8_t *blk = x + b * sizeof(nb__block_q8_0);
+    __m256i xv = _mm256_loadu_si256((const __m256i *)(blk + 2));
+    __m256i a = q4 ? _mm256_slli_epi32(_mm256_madd_epi16(
+                                           _mm256_maddubs_epi16(ones8, xv), ones16),
+                                       3)
+                   : _mm256_sign_epi8(xv, xv);
+    _mm256_store_si256((__m256i *)v[b][0], xv);
+    _mm256_store_si256((__m256i *)v[b][1], a);
+    d[b] = ld_scale(blk);
+  }
+}
+
+/* How a batch tile call starts and ends: the accumulators live in memory
+ * between the calls over consecutive k-slabs (storing and reloading a
+ * float is exact, so results do not depend on the slabs). */
+enum {
+  QQ_INIT = 1, /* accumulators start at zero (else loaded from acc_io) */
+  QQ_FIN = 2,  /* last slab: horizontal sums to y (else stored to acc_io) */
+};
+
+/* R rows x T tokens over nbk blocks of a qq_slab (token t at v[t], d[t]).
+ * acc_io: (R, T) accumulators. pf: where the tile's prefetch span starts
+ * (nb__pf_span, tile.h). */
+NB__ALWAYS_INLINE void tile_qq(int R, int T, int q4, int64_t nbk,
+                               const uint8_t *w, size_t ldw,
+                               const qq_slab *xs, __m256 *acc_io, int mode,
+                               float *y, int64_t ldy, const uint8_t *pf) {
+  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
   const __m256i ones16 = _mm256_set1_epi16(1);
   __m256 acc[NB__TMAX_R][NB__TMAX_T];
   _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
-  const int64_t nb = k / 32;
-  const uint8_t *pf = w + (size_t)NB__PF_TILES * R * ldw;
-  _Pragma("GCC unroll 2") for (int64_t b = 0; b < nb; b++) {
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+      acc[r][t] = (mode & QQ_INIT) ? _mm256_setzero_ps() : acc_io[r * T + t];
+  _Pragma("GCC unroll 2") for (int64_t b = 0; b < nbk; b++) {
     nb__pf_span(pf + b * R * bs, R * bs);
-    __m256i xv[NB__TMAX_T], xa[NB__TMAX_T];
-    __m256 dx[NB__TMAX_T];
-    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-      const uint8_t *blk = x + t * ldx + b * xs;
-      xv[t] = _mm256_loadu_si256((const __m256i *)(blk + 2));
-      dx[t] = ld_scale8(blk);
-      if (q4) /* 8 * (lane sums of x), subtracted from sum q x */
-        xa[t] = _mm256_slli_epi32(
-            _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, xv[t]), ones16), 3);
-      else /* |x| as unsigned bytes (|-128| = 128 is exact) */
-        xa[t] = _mm256_sign_epi8(xv[t], xv[t]);
-    }
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
       const uint8_t *blk = w + r * ldw + b * bs;
       __m256 dw = ld_scale8(blk);
       __m256i q = q4 ? q4_unpack_u8(blk + 2)
                      : _mm256_loadu_si256((const __m256i *)(blk + 2));
+      /* The input side is read from memory (L1) again for every row, as
+       * instruction operands: the compiler would otherwise keep every
+       * token's block in registers across the rows and spill the
+       * accumulators instead. The empty asm hides that the pointer is
+       * unchanged, so the loads are not merged across rows. */
+      const qq_slab *xr = xs;
+      __asm__("" : "+r"(xr));
       _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+        const __m256i *xv = (const __m256i *)xr->v[t][b][0];
+        const __m256i *xa = (const __m256i *)xr->v[t][b][1];
         __m256i s;
         if (q4) {
-          s = _mm256_madd_epi16(_mm256_maddubs_epi16(q, xv[t]), ones16);
-          s = _mm256_sub_epi32(s, xa[t]);
+          s = _mm256_madd_epi16(_mm256_maddubs_epi16(q, _mm256_load_si256(xv)), ones16);
+          s = _mm256_sub_epi32(s, _mm256_load_si256(xa));
         } else {
           s = _mm256_madd_epi16(
-              _mm256_maddubs_epi16(xa[t], _mm256_sign_epi8(q, xv[t])), ones16);
+              _mm256_maddubs_epi16(_mm256_load_si256(xa),
+                                   _mm256_sign_epi8(q, _mm256_load_si256(xv))),
+              ones16);
         }
         /* d_w * d_x in every lane: the same float product as a scalar */
         acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s),
-                                    _mm256_mul_ps(dw, dx[t]), acc[r][t]);
+                                    _mm256_mul_ps(dw, _mm256_set1_ps(xr->d[t][b])),
+                                    acc[r][t]);
       }
     }
   }
   _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) y[t * ldy + r] = hsum8(acc[r][t]);
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+      if (mode & QQ_FIN)
+        y[t * ldy + r] = hsum8(acc[r][t]);
+      else
+        acc_io[r * T + t] = acc[r][t];
+    }
 }
 
-/* One token (decode): tile_qq with the activation side hoisted out of the
- * row loop. The per-block values tile_qq derives from the Q8 input (d_x,
- * and 8 * lane sums of x for Q4_0 or |x| for Q8_0) are computed once per
- * call into a stack buffer instead of once per 4-row tile; the arithmetic
- * per (row, block) is the same instruction for instruction, so the results
- * are bit-identical to tile_qq's (the determinism contract between nt = 1
- * and batches holds). Only for k <= 32 * QQ1_KB (larger k: tile_qq). */
+typedef void (*qq_tile_fn)(int64_t nbk, const uint8_t *w, size_t ldw,
+                           const qq_slab *xs, __m256 *acc_io, int mode,
+                           float *y, int64_t ldy, const uint8_t *pf);
+#define QQ_ONE(Q, R, T)                                                      \
+  static void qq_##Q##_##R##_##T(int64_t nbk, const uint8_t *w, size_t ldw, \
+                                 const qq_slab *xs, __m256 *acc_io,         \
+                                 int mode, float *y, int64_t ldy,           \
+                                 const uint8_t *pf) {                        \
+    tile_qq(R, T, Q, nbk, w, ldw, xs, acc_io, mode, y, ldy, pf);             \
+  }
+#define QQ_ROW(Q, R) QQ_ONE(Q, R, 1) QQ_ONE(Q, R, 2) QQ_ONE(Q, R, 3) QQ_ONE(Q, R, 4)
+#define QQ_FAM(Q) QQ_ROW(Q, 1) QQ_ROW(Q, 2) QQ_ROW(Q, 3) QQ_ROW(Q, 4)
+QQ_FAM(0)
+QQ_FAM(1)
+#define QQ_TROW(Q, R) {0, qq_##Q##_##R##_1, qq_##Q##_##R##_2, qq_##Q##_##R##_3, qq_##Q##_##R##_4}
+#define QQ_TFAM(Q) {{0, 0, 0, 0, 0}, QQ_TROW(Q, 1), QQ_TROW(Q, 2), QQ_TROW(Q, 3), QQ_TROW(Q, 4)}
+/* [q4][rows][tokens] */
+static const qq_tile_fn qq_tiles[2][NB__TMAX_R + 1][NB__TMAX_T + 1] = {QQ_TFAM(0), QQ_TFAM(1)};
+
+/* The batch walk: rows in chunks of ~128 KiB of weights (at most QQ_RC
+ * rows) that stay in cache while every token group of QQ_BT passes over
+ * them; per group the input is prepared one k-slab at a time and every row
+ * tile of the chunk runs that slab, its accumulators kept in acc between
+ * slabs. Also the one-token walk for k beyond walk_qq1's buffer. */
+static void walk_qq(int q4, int64_t k, const void *w, size_t ldw,
+                    const void *x, size_t ldx, float *y, int64_t ldy,
+                    int64_t r0, int64_t r1, int64_t nt) {
+  const uint8_t *wb = w;
+  const uint8_t *xb = x;
+  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
+  const size_t xbs = sizeof(nb__block_q8_0);
+  const int64_t nb = k / 32;
+  if (nb == 0) { /* empty sums */
+    for (int64_t t = 0; t < nt; t++)
+      for (int64_t r = r0; r < r1; r++) y[t * ldy + r] = 0.0f;
+    return;
+  }
+  const int rt = nt == 1 ? NB__TMAX_R : QQ_BR;
+  const int tt = QQ_BT;
+  qq_slab xs;                             /* (tt tokens, QQ_KS blocks) */
+  _Alignas(32) __m256 acc[QQ_RC * QQ_BT]; /* (rows of the chunk, tt) */
+  int64_t rc = (int64_t)((128 * 1024) / ((size_t)nb * bs));
+  rc = rc > QQ_RC ? QQ_RC : rc;
+  rc = rc < rt ? rt : rc - rc % rt;
+  for (int64_t c0 = r0; c0 < r1; c0 += rc) {
+    int64_t c1 = c0 + rc < r1 ? c0 + rc : r1;
+    for (int64_t t0 = 0; t0 < nt; t0 += tt) {
+      int ntile = nt - t0 < tt ? (int)(nt - t0) : tt;
+      for (int64_t ks = 0; ks < nb; ks += QQ_KS) {
+        int64_t nbs = nb - ks < QQ_KS ? nb - ks : QQ_KS;
+        int mode = (ks == 0 ? QQ_INIT : 0) | (ks + nbs == nb ? QQ_FIN : 0);
+        for (int t = 0; t < ntile; t++)
+          qq_prepare(q4, xb + (size_t)(t0 + t) * ldx + (size_t)ks * xbs, nbs,
+                     xs.v[t], xs.d[t]);
+        for (int64_t r = c0; r < c1; r += rt) {
+          int nr = c1 - r < rt ? (int)(c1 - r) : rt;
+          const uint8_t *wt = wb + (size_t)r * ldw + (size_t)ks * bs;
+          qq_tiles[q4][nr][ntile](nbs, wt, ldw, &xs, &acc[(r - c0) * tt], mode,
+                                  y + t0 * ldy + r, ldy,
+                                  wt + (size_t)NB__PF_TILES * nr * ldw);
+        }
+      }
+    }
+  }
+}
+
+/* One token (decode): the input side (d_x, and 8 * lane sums of x for Q4_0
+ * or |x| for Q8_0) computed once per call into a stack buffer, then rows in
+ * tiles of 4 over all k, each reading its rows front to back (the prefetch
+ * covers the next rows whole). Same per-(row, block) sequence as tile_qq:
+ * bit-identical to the batch walk. Only for k <= 32 * QQ1_KB (larger k:
+ * walk_qq). */
 #define QQ1_KB 512
 
 typedef struct qq1_x { /* (QQ1_KB, 32) bytes + QQ1_KB scales */
@@ -272,28 +401,22 @@ static void walk_qq1(int q4, int64_t k, const void *w, size_t ldw,
 #define FAM_F16_F32(R, T, ...) tile_f16(R, T, 1, __VA_ARGS__)
 #define FAM_Q8_F32(R, T, ...) tile_qf(R, T, 0, 1, __VA_ARGS__)
 #define FAM_Q4_F32(R, T, ...) tile_qf(R, T, 1, 1, __VA_ARGS__)
-#define FAM_Q8_Q8(R, T, ...) tile_qq(R, T, 0, __VA_ARGS__)
-#define FAM_Q4_Q8(R, T, ...) tile_qq(R, T, 1, __VA_ARGS__)
 NB__TILES(FAM_F16_F16)
 NB__TILES(FAM_F16_F32)
 NB__TILES(FAM_Q8_F32)
 NB__TILES(FAM_Q4_F32)
-NB__TILES(FAM_Q8_Q8)
-NB__TILES(FAM_Q4_Q8)
 
 NB__GEMM(gemm_f16_f16, FAM_F16_F16, NB_TYPE_F16, 2, 4)
 NB__GEMM(gemm_f16_f32, FAM_F16_F32, NB_TYPE_F16, 2, 4)
 NB__GEMM(gemm_q8_0_f32, FAM_Q8_F32, NB_TYPE_Q8_0, 2, 2)
 NB__GEMM(gemm_q4_0_f32, FAM_Q4_F32, NB_TYPE_Q4_0, 2, 2)
-NB__GEMM(gemm_q8_0_q8_batch, FAM_Q8_Q8, NB_TYPE_Q8_0, 2, 4)
-NB__GEMM(gemm_q4_0_q8_batch, FAM_Q4_Q8, NB_TYPE_Q4_0, 2, 4)
 static void gemm_q8_0_q8(int64_t k, const void *w, size_t ldw, const void *x,
                          size_t ldx, float *y, int64_t ldy, int64_t r0,
                          int64_t r1, int64_t nt) {
   if (nt == 1 && k / 32 <= QQ1_KB)
     walk_qq1(0, k, w, ldw, x, y, r0, r1);
   else
-    gemm_q8_0_q8_batch(k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
+    walk_qq(0, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
 }
 static void gemm_q4_0_q8(int64_t k, const void *w, size_t ldw, const void *x,
                          size_t ldx, float *y, int64_t ldy, int64_t r0,
@@ -301,7 +424,7 @@ static void gemm_q4_0_q8(int64_t k, const void *w, size_t ldw, const void *x,
   if (nt == 1 && k / 32 <= QQ1_KB)
     walk_qq1(1, k, w, ldw, x, y, r0, r1);
   else
-    gemm_q4_0_q8_batch(k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
+    walk_qq(1, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
 }
 
 /* ------------------------------------------------------------ conversions */

@@ -158,19 +158,27 @@ typedef struct qq_slab { /* a token group's prepared k-slab */
   float d[NB__TMAX_T][QQ_KS]; /* d_x (tokens, blocks) */
 } qq_slab;
 
+/* The per-block input value the Q8 kernels combine with the weights:
+ * Q4_0: 8 * lane sums of x (subtracted from sum q x, q in [0, 15]);
+ * Q8_0: |x| as unsigned bytes (|-128| = 128 is exact). One definition for
+ * the batch (qq_prepare) and one-token (walk_qq1) paths, which must agree
+ * bit for bit. */
+static inline __m256i qq_bias(int q4, __m256i xv) {
+  if (!q4) return _mm256_sign_epi8(xv, xv);
+  return _mm256_slli_epi32(
+      _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), xv),
+                        _mm256_set1_epi16(1)),
+      3);
+}
+
 /* Prepares n blocks of one token's Q8 input at x into v (n, 2, 32) and
  * d (n). */
 static void qq_prepare(int q4, const uint8_t *x, int64_t n, uint8_t (*v)[2][32],
                        float *d) {
-  const __m256i ones8 = _mm256_set1_epi8(1);
-  const __m256i ones16 = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < n; b++) {
     const uint8_t *blk = x + b * sizeof(nb__block_q8_0);
     __m256i xv = _mm256_loadu_si256((const __m256i *)(blk + 2));
-    __m256i a = q4 ? _mm256_slli_epi32(_mm256_madd_epi16(
-                                           _mm256_maddubs_epi16(ones8, xv), ones16),
-                                       3)
-                   : _mm256_sign_epi8(xv, xv);
+    __m256i a = qq_bias(q4, xv);
     _mm256_store_si256((__m256i *)v[b][0], xv);
     _mm256_store_si256((__m256i *)v[b][1], a);
     d[b] = ld_scale(blk);
@@ -282,9 +290,7 @@ static void walk_qq(int q4, int64_t k, const void *w, size_t ldw,
   const int tt = QQ_BT;
   qq_slab xs;                             /* (tt tokens, QQ_KS blocks) */
   _Alignas(32) __m256 acc[QQ_RC * QQ_BT]; /* (rows of the chunk, tt) */
-  int64_t rc = (int64_t)((128 * 1024) / ((size_t)nb * bs));
-  rc = rc > QQ_RC ? QQ_RC : rc;
-  rc = rc < rt ? rt : rc - rc % rt;
+  const int64_t rc = nb__row_chunk((size_t)nb * bs, rt, QQ_RC);
   for (int64_t c0 = r0; c0 < r1; c0 += rc) {
     int64_t c1 = c0 + rc < r1 ? c0 + rc : r1;
     for (int64_t t0 = 0; t0 < nt; t0 += tt) {
@@ -373,16 +379,11 @@ static void walk_qq1(int q4, int64_t k, const void *w, size_t ldw,
                      const void *x, float *y, int64_t r0, int64_t r1) {
   const uint8_t *xb = x;
   const int64_t nb = k / 32;
-  const __m256i ones8 = _mm256_set1_epi8(1);
-  const __m256i ones16 = _mm256_set1_epi16(1);
   qq1_x c;
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t *blk = xb + b * sizeof(nb__block_q8_0);
     __m256i xv = _mm256_loadu_si256((const __m256i *)(blk + 2));
-    __m256i a = q4 ? _mm256_slli_epi32(_mm256_madd_epi16(
-                                           _mm256_maddubs_epi16(ones8, xv), ones16),
-                                       3)
-                   : _mm256_sign_epi8(xv, xv);
+    __m256i a = qq_bias(q4, xv);
     _mm256_store_si256((__m256i *)c.a[b], a);
     c.d[b] = ld_scale(blk);
   }

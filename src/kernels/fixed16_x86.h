@@ -237,10 +237,7 @@ static void walk_qh(int q4, int64_t k, const void *w, size_t ldw,
   const int tt = QH_BT;
   qh_slab xs;                                /* (tt tokens, QH_KS blocks) */
   _Alignas(32) __m256 acc[QH_RC * QH_BT];    /* (rows of the chunk, tt) */
-  const size_t row_bytes = (size_t)nb * bs;
-  int64_t rc = (int64_t)((128 * 1024) / row_bytes);
-  rc = rc > QH_RC ? QH_RC : rc;
-  rc = rc < rt ? rt : rc - rc % rt;
+  const int64_t rc = nb__row_chunk((size_t)nb * bs, rt, QH_RC);
   for (int64_t c0 = r0; c0 < r1; c0 += rc) {
     int64_t c1 = c0 + rc < r1 ? c0 + rc : r1;
     for (int64_t t0 = 0; t0 < nt; t0 += tt) {

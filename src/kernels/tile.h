@@ -69,6 +69,15 @@ typedef void (*nb__tile_fn)(int64_t k, const uint8_t *w, size_t ldw,
       {0, FAM##_4_1, FAM##_4_2, FAM##_4_3, FAM##_4_4},                       \
   };
 
+/* Rows per cache chunk of a batch walk: about 128 KiB of weights (at most
+ * `cap` rows), a multiple of the row tile rt and at least rt. Shared by
+ * every walk so they block the weights the same way. */
+static inline int64_t nb__row_chunk(size_t row_bytes, int rt, int64_t cap) {
+  int64_t rc = row_bytes ? (int64_t)((128 * 1024) / row_bytes) : 0;
+  rc = rc > cap ? cap : rc;
+  return rc < rt ? rt : rc - rc % rt;
+}
+
 /* Walks rows [r0, r1) x tokens [0, nt) with tiles of up to rt x tt (one
  * token: up to 4 rows). Rows are taken in chunks of about `chunk_bytes` of
  * weights so that, in a batch, a chunk stays in cache while every token
@@ -85,9 +94,7 @@ static inline void nb__tile_walk(const nb__tile_fn tiles[][NB__TMAX_T + 1],
     rt = NB__TMAX_R;
     tt = 1;
   }
-  const size_t chunk_bytes = 128 * 1024;
-  int64_t rc = row_bytes ? (int64_t)(chunk_bytes / row_bytes) : 0;
-  rc = rc < rt ? rt : rc - rc % rt;
+  const int64_t rc = nb__row_chunk(row_bytes, rt, INT64_MAX);
   for (int64_t c0 = r0; c0 < r1; c0 += rc) {
     int64_t c1 = c0 + rc < r1 ? c0 + rc : r1;
     for (int64_t t0 = 0; t0 < nt; t0 += tt) {

@@ -256,7 +256,7 @@ END_TEST
 
 /* The F32 files under --act f16 and q8 (q8 quantizes the inputs of Q8_0 /
  * Q4_0 weights only, so on an F32 file it computes what f16 computes).
- * Measured (scalar and AVX2 kernels): max |logit error| 0.0184 over the 21
+ * Measured: max |logit error| 0.0184 (scalar kernels) and 0.0166 (AVX2) over the 21
  * rows for both modes and both files (logits span about -16..+12). The
  * tolerance sits a little above. (For reference, not asserted here: the
  * llama.cpp q8_0 file gives 0.213 / 0.213 / 0.225 and the q4_0 file 3.84 /

@@ -55,12 +55,13 @@ static void *arow(const nb_ctx *c, void *buf, int64_t t, int64_t width) {
   return (char *)buf + (size_t)t * (size_t)width * c->sz.esize;
 }
 
-/* Thread ith's scratch: att (n_ctx) | gate tile | up tile | wide row. */
+/* Thread ith's scratch: att (n_heads / n_kv_heads, n_ctx) | gate tile |
+ * up tile | wide row (model.c sizes it). */
 static float *scratch_att(const nb_ctx *c, int32_t ith) {
   return (float *)(void *)(c->scratch + (size_t)ith * c->sz.scratch_bytes);
 }
 static float *scratch_tiles(const nb_ctx *c, int32_t ith) {
-  return scratch_att(c, ith) + c->n_ctx;
+  return scratch_att(c, ith) + (size_t)(c->hp->n_heads / c->hp->n_kv_heads) * (size_t)c->n_ctx;
 }
 static float *scratch_row(const nb_ctx *c, int32_t ith) {
   return scratch_tiles(c, ith) + 2 * (size_t)c->n_batch * NB__FFN_TILE;
@@ -246,48 +247,65 @@ typedef struct att_task {
   int32_t nt, layer, pos0;
 } att_task;
 
-/* Item i = (token t, head h): softmax(q K^T / sqrt(hd)) V over positions
- * 0..pos0+t of kv head h / (n_heads / n_kv_heads), written to xb[t]. */
+/* Item i = (token t, kv head g): for each of the kv_mul query heads h of
+ * group g, softmax(q_h K_g^T / sqrt(hd)) V_g over positions 0..pos0+t,
+ * written to xb[t] at head h. The scores of the group's heads are one gemm
+ * over the cached keys (keys as weight rows, the heads' q as kv_mul input
+ * rows), so they take the SIMD kernels; each value row is converted once
+ * and added into every head of the group. Items are dealt round-robin: with
+ * causal attention item cost grows with t, and contiguous ranges would give
+ * the last thread most of the work. Every item is computed the same way
+ * whatever the thread, batch or split, so results do not depend on them. */
 static void att_run(void *arg, int32_t ith, int32_t nth) {
   const att_task *a = arg;
   nb_ctx *c = a->c;
   const nb_hparams *hp = c->hp;
   int32_t hd = hp->head_dim, kv_mul = hp->n_heads / hp->n_kv_heads;
   int64_t dim = hp->dim, kv_dim = (int64_t)hp->n_kv_heads * hd;
-  float *att = scratch_att(c, ith);   /* (n_ctx) */
-  float *row = scratch_row(c, ith);   /* kv row (hd) | out (hd) */
+  float *att = scratch_att(c, ith);   /* (kv_mul, n_ctx) */
+  float *row = scratch_row(c, ith);   /* value row (hd) | out (kv_mul, hd) */
   float *out = row + hd;
   float scale = sqrtf((float)hd);
-  size_t layer_off = (size_t)a->layer * (size_t)c->n_ctx * (size_t)kv_dim;
-  int64_t b, e;
-  nb__split((int64_t)a->nt * hp->n_heads, ith, nth, 1, &b, &e);
-  for (int64_t it = b; it < e; it++) {
-    int32_t t = (int32_t)(it / hp->n_heads), h = (int32_t)(it % hp->n_heads);
-    int32_t g = h / kv_mul, n_pos = a->pos0 + t + 1;
-    const float *qh = c->q + (size_t)t * (size_t)dim + (size_t)h * (size_t)hd;
-    for (int32_t j = 0; j < n_pos; j++) {
-      size_t off = (layer_off + (size_t)j * (size_t)kv_dim + (size_t)g * (size_t)hd) * c->sz.esize;
-      load_row(c, (const char *)c->key_cache + off, row, hd);
-      float s = 0.0f;
-      for (int32_t i = 0; i < hd; i++) s += qh[i] * row[i];
-      att[j] = s / scale;
+  /* the cache as weight rows: f32 under --act f32, else f16 */
+  uint32_t ktype = c->act == NB_ACT_F32 ? NB_TYPE_F32 : NB_TYPE_F16;
+  nb__gemm_fn scores = c->k.gemm[ktype][NB__X_F32];
+  size_t ldc = (size_t)kv_dim * c->sz.esize; /* bytes between positions */
+  size_t layer_off = (size_t)a->layer * (size_t)c->n_ctx * ldc;
+  int64_t n_items = (int64_t)a->nt * hp->n_kv_heads;
+  for (int64_t it = ith; it < n_items; it += nth) {
+    int32_t t = (int32_t)(it / hp->n_kv_heads), g = (int32_t)(it % hp->n_kv_heads);
+    int32_t n_pos = a->pos0 + t + 1;
+    size_t g_off = layer_off + (size_t)g * (size_t)hd * c->sz.esize;
+    /* q of heads g*kv_mul .. : (kv_mul, hd), contiguous */
+    const float *qg = c->q + (size_t)t * (size_t)dim + (size_t)g * (size_t)kv_mul * (size_t)hd;
+    scores(hd, (const char *)c->key_cache + g_off, ldc, qg, (size_t)hd * sizeof(float), att,
+           c->n_ctx, 0, n_pos, kv_mul);
+    for (int32_t m = 0; m < kv_mul; m++) {
+      float *am = att + (size_t)m * (size_t)c->n_ctx;
+      for (int32_t j = 0; j < n_pos; j++) am[j] /= scale;
+      float mx = am[0];
+      for (int32_t j = 1; j < n_pos; j++) mx = am[j] > mx ? am[j] : mx;
+      float sum = 0.0f;
+      for (int32_t j = 0; j < n_pos; j++) {
+        am[j] = expf(am[j] - mx);
+        sum += am[j];
+      }
+      for (int32_t j = 0; j < n_pos; j++) am[j] /= sum;
     }
-    float mx = att[0];
-    for (int32_t j = 1; j < n_pos; j++) mx = att[j] > mx ? att[j] : mx;
-    float sum = 0.0f;
+    memset(out, 0, (size_t)kv_mul * (size_t)hd * sizeof(float));
     for (int32_t j = 0; j < n_pos; j++) {
-      att[j] = expf(att[j] - mx);
-      sum += att[j];
+      load_row(c, (const char *)c->value_cache + g_off + (size_t)j * ldc, row, hd);
+      for (int32_t m = 0; m < kv_mul; m++) {
+        float aj = att[(size_t)m * (size_t)c->n_ctx + (size_t)j];
+        float *om = out + (size_t)m * (size_t)hd;
+        for (int32_t i = 0; i < hd; i++) om[i] += aj * row[i];
+      }
     }
-    for (int32_t j = 0; j < n_pos; j++) att[j] /= sum;
-    memset(out, 0, (size_t)hd * sizeof(float));
-    for (int32_t j = 0; j < n_pos; j++) {
-      size_t off = (layer_off + (size_t)j * (size_t)kv_dim + (size_t)g * (size_t)hd) * c->sz.esize;
-      load_row(c, (const char *)c->value_cache + off, row, hd);
-      float aj = att[j];
-      for (int32_t i = 0; i < hd; i++) out[i] += aj * row[i];
+    for (int32_t m = 0; m < kv_mul; m++) {
+      int32_t h = g * kv_mul + m;
+      store_row(c, out + (size_t)m * (size_t)hd,
+                (char *)arow(c, c->xb, t, dim) + (size_t)h * (size_t)hd * c->sz.esize, hd);
     }
-    store_row(c, out, (char *)arow(c, c->xb, t, dim) + (size_t)h * (size_t)hd * c->sz.esize, hd);
   }
 }
 

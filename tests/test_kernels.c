@@ -327,6 +327,12 @@ START_TEST(test_gemm_vs_scalar) {
                 cases++;
               }
             }
+        /* one larger shape: several row steps and groups of the walks
+         * (rows 45 = 32 + 8 + 5), more tokens than one pass of the
+         * lane-packed walk (64) and two k-slabs (65 blocks) */
+        gcase big = {&ref, &sets[s], wtypes[wi], (nb__xfmt)f, 2080, 45, 70, D_RANDOM};
+        run_case(&big);
+        cases++;
       }
     }
   }

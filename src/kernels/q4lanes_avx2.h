@@ -1,0 +1,208 @@
+/*
+ * q4lanes_avx2.h: Q4_0 weights x Q8 input on AVX2 with 8 weight rows in the
+ * 8 lanes of a vector. Included once, by avx2.c.
+ *
+ * Why: the row-per-vector kernel (tile_qq) spends, per (row, token, block),
+ * a maddubs, a madd, a subtract, a conversion, a multiply and an FMA on one
+ * row. Here the weights of 8 rows are interleaved (4 bytes of each row per
+ * lane), so one maddubs serves 8 rows x 4 k, int16 sums of a whole block
+ * stay exact in the lanes (|q x| pairs <= 2 * 15 * 128; 8 of them fit
+ * int16), and the per-block tail (madd, subtract, convert, multiply, FMA)
+ * is paid once per 8 rows: about 21 instructions per (8 rows, token, block)
+ * instead of about 60.
+ *
+ * The interleaving is done on the fly, from the mapped file into a small
+ * buffer (8 rows x up to Q4L_KS blocks, in L1/L2): no repacked copy of the
+ * weights is kept. Inside one block the k order does not matter (the block
+ * sum is exact), so a block's 16 bytes are transposed as they are: vector
+ * g (0..3) holds the low nibbles of dword g of the 8 rows (elements 4g..),
+ * vector g + 4 the high nibbles (elements 16 + 4g..), matching input bytes
+ * 4g.. of the Q8 block either way.
+ *
+ * Per (row r, token t, block b), in every walk:
+ *   s = sum_j q_j x_j - 8 sum_j x_j     (exact int32, q in [0, 15])
+ *   acc = fma((float)s, d_w * d_x, acc)  (one float per row, blocks in order)
+ * and y = acc. The one-token walk is the batch walk with one token, so
+ * results never depend on the batch, the row split or the tile.
+ */
+
+#define Q4L_KS 64   /* blocks of a k-slab packed at once (8 rows: 18 KiB) */
+#define Q4L_G 4     /* row groups of 8 packed per slab (32 rows) */
+#define Q4L_T 4     /* tokens per tile */
+#define Q4L_TB 64   /* tokens per pass (bounds the stack: ~115 KiB in all) */
+
+typedef struct q4l_blk { /* one block of 8 rows, interleaved */
+  __m256i g[8]; /* (8 k-groups) x (8 rows x 4 bytes), nibbles as bytes */
+  __m256 d;     /* the 8 rows' d_w */
+} q4l_blk;
+
+typedef struct q4l_x { /* a token's input over a slab */
+  int32_t xa[Q4L_KS]; /* 8 * sum of the block's x */
+  float d[Q4L_KS];    /* d_x */
+} q4l_x;
+
+/* Packs blocks [0, nbk) of rows w + i * ldw (i < nr; missing rows repeat
+ * the last one, their lanes are never stored) into o. pf: where this
+ * block's share of the prefetch starts: the 8 rows one packing step ahead
+ * are one contiguous region, swept 8 blocks' bytes per block over k
+ * (nb__pf_span), so it is requested whole by the time the step gets there. */
+static void q4l_pack(const uint8_t *w, size_t ldw, int nr, int64_t nbk,
+                     q4l_blk *o, const uint8_t *pf) {
+  const uint8_t *p[8];
+  for (int i = 0; i < 8; i++) p[i] = w + (size_t)(i < nr ? i : nr - 1) * ldw;
+  const __m256i m = _mm256_set1_epi8(0x0f);
+  for (int64_t b = 0; b < nbk; b++) {
+    const size_t off = (size_t)b * sizeof(nb__block_q4_0);
+    nb__pf_span(pf + 8 * off, 8 * sizeof(nb__block_q4_0));
+#define Q4L_ROWS(a, c)                                                       \
+  _mm256_inserti128_si256(                                                   \
+      _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(p[a] + off + 2))), \
+      _mm_loadu_si128((const __m128i *)(p[c] + off + 2)), 1)
+    __m256i v0 = Q4L_ROWS(0, 4), v1 = Q4L_ROWS(1, 5);
+    __m256i v2 = Q4L_ROWS(2, 6), v3 = Q4L_ROWS(3, 7);
+#undef Q4L_ROWS
+    /* 4 x 4 dword transpose in each 128-bit half: lanes = rows 0-3 | 4-7 */
+    __m256i t0 = _mm256_unpacklo_epi32(v0, v1), t1 = _mm256_unpackhi_epi32(v0, v1);
+    __m256i t2 = _mm256_unpacklo_epi32(v2, v3), t3 = _mm256_unpackhi_epi32(v2, v3);
+    __m256i g0 = _mm256_unpacklo_epi64(t0, t2), g1 = _mm256_unpackhi_epi64(t0, t2);
+    __m256i g2 = _mm256_unpacklo_epi64(t1, t3), g3 = _mm256_unpackhi_epi64(t1, t3);
+    q4l_blk *ob = &o[b];
+    _mm256_store_si256(&ob->g[0], _mm256_and_si256(g0, m));
+    _mm256_store_si256(&ob->g[1], _mm256_and_si256(g1, m));
+    _mm256_store_si256(&ob->g[2], _mm256_and_si256(g2, m));
+    _mm256_store_si256(&ob->g[3], _mm256_and_si256(g3, m));
+    _mm256_store_si256(&ob->g[4], _mm256_and_si256(_mm256_srli_epi16(g0, 4), m));
+    _mm256_store_si256(&ob->g[5], _mm256_and_si256(_mm256_srli_epi16(g1, 4), m));
+    _mm256_store_si256(&ob->g[6], _mm256_and_si256(_mm256_srli_epi16(g2, 4), m));
+    _mm256_store_si256(&ob->g[7], _mm256_and_si256(_mm256_srli_epi16(g3, 4), m));
+    /* the scales by word inserts (8 narrow stores then one wide load
+     * would stall store forwarding) */
+    __m128i d = _mm_cvtsi32_si128(*(const uint16_t *)(const void *)(p[0] + off));
+    d = _mm_insert_epi16(d, *(const uint16_t *)(const void *)(p[1] + off), 1);
+    d = _mm_insert_epi16(d, *(const uint16_t *)(const void *)(p[2] + off), 2);
+    d = _mm_insert_epi16(d, *(const uint16_t *)(const void *)(p[3] + off), 3);
+    d = _mm_insert_epi16(d, *(const uint16_t *)(const void *)(p[4] + off), 4);
+    d = _mm_insert_epi16(d, *(const uint16_t *)(const void *)(p[5] + off), 5);
+    d = _mm_insert_epi16(d, *(const uint16_t *)(const void *)(p[6] + off), 6);
+    d = _mm_insert_epi16(d, *(const uint16_t *)(const void *)(p[7] + off), 7);
+    _mm256_store_ps((float *)&ob->d, _mm256_cvtph_ps(d));
+  }
+}
+
+/* d_x and 8 * sum x of blocks [0, nbk) of one token's Q8 row slab x. */
+static void q4l_prep(const uint8_t *x, int64_t nbk, q4l_x *o) {
+  const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < nbk; b++) {
+    const uint8_t *blk = x + (size_t)b * sizeof(nb__block_q8_0);
+    __m256i xv = _mm256_loadu_si256((const __m256i *)(blk + 2));
+    __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, xv), ones16);
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    o->xa[b] = 8 * _mm_cvtsi128_si32(h);
+    o->d[b] = ld_scale(blk);
+  }
+}
+
+/* T tokens x one packed group of 8 rows over nbk blocks. x[t]: token t's
+ * Q8 slab; acc_io: (T) 8-row accumulators kept between slabs. */
+NB__ALWAYS_INLINE void q4l_tile(int T, int64_t nbk, const q4l_blk *pk,
+                                const uint8_t *const *x, const q4l_x *xs,
+                                __m256 *acc_io) {
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  __m256 acc[Q4L_T];
+  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[t] = acc_io[t];
+  for (int64_t b = 0; b < nbk; b++) {
+    __m256i a[Q4L_T];
+    _Pragma("GCC unroll 8") for (int g = 0; g < 8; g++) {
+      const __m256i wg = _mm256_load_si256(&pk[b].g[g]);
+      _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+        int32_t xg;
+        memcpy(&xg, x[t] + (size_t)b * sizeof(nb__block_q8_0) + 2 + 4 * g, 4);
+        __m256i p = _mm256_maddubs_epi16(wg, _mm256_set1_epi32(xg));
+        a[t] = g == 0 ? p : _mm256_add_epi16(a[t], p);
+      }
+    }
+    const __m256 dw = _mm256_load_ps((const float *)&pk[b].d);
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+      __m256i s = _mm256_sub_epi32(_mm256_madd_epi16(a[t], ones16),
+                                   _mm256_set1_epi32(xs[t].xa[b]));
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s),
+                               _mm256_mul_ps(dw, _mm256_set1_ps(xs[t].d[b])),
+                               acc[t]);
+    }
+  }
+  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc_io[t] = acc[t];
+}
+
+typedef void (*q4l_tile_fn)(int64_t nbk, const q4l_blk *pk,
+                            const uint8_t *const *x, const q4l_x *xs,
+                            __m256 *acc_io);
+#define Q4L_ONE(T)                                                           \
+  static void q4l_tile_##T(int64_t nbk, const q4l_blk *pk,                   \
+                           const uint8_t *const *x, const q4l_x *xs,         \
+                           __m256 *acc_io) {                                 \
+    q4l_tile(T, nbk, pk, x, xs, acc_io);                                     \
+  }
+Q4L_ONE(1) Q4L_ONE(2) Q4L_ONE(3) Q4L_ONE(4)
+static const q4l_tile_fn q4l_tiles[Q4L_T + 1] = {0, q4l_tile_1, q4l_tile_2,
+                                                 q4l_tile_3, q4l_tile_4};
+
+/* The walk: tokens in passes of Q4L_TB; rows in steps of Q4L_G groups of 8;
+ * k in slabs of Q4L_KS blocks, each slab of the step's rows packed once and
+ * then run by every token group of the pass. */
+static void walk_q4l(int64_t k, const void *w, size_t ldw, const void *x,
+                     size_t ldx, float *y, int64_t ldy, int64_t r0,
+                     int64_t r1, int64_t nt) {
+  const uint8_t *wb = w, *xb = x;
+  const int64_t nb = k / 32;
+  const size_t bs = sizeof(nb__block_q4_0), xbs = sizeof(nb__block_q8_0);
+  q4l_blk pk[Q4L_G][Q4L_KS];                 /* (groups, slab blocks) */
+  q4l_x xs[Q4L_TB];                          /* (tokens of the pass) */
+  __m256 acc[Q4L_G][Q4L_TB];                 /* (groups, tokens) */
+  const uint8_t *xr[Q4L_TB];                 /* token rows at the slab */
+  /* one token: one group per step, so the packed slab is still in L1 */
+  const int gmax = nt == 1 ? 1 : Q4L_G;
+  for (int64_t p0 = 0; p0 < nt; p0 += Q4L_TB) {
+    const int np = nt - p0 < Q4L_TB ? (int)(nt - p0) : Q4L_TB;
+    for (int64_t s0 = r0; s0 < r1; s0 += 8 * gmax) {
+      const int64_t s1 = s0 + 8 * gmax < r1 ? s0 + 8 * gmax : r1;
+      const int ng = (int)((s1 - s0 + 7) / 8);
+      for (int g = 0; g < ng; g++)
+        for (int t = 0; t < np; t++) acc[g][t] = _mm256_setzero_ps();
+      for (int64_t ks = 0; ks < nb; ks += Q4L_KS) {
+        const int64_t nbk = nb - ks < Q4L_KS ? nb - ks : Q4L_KS;
+        for (int g = 0; g < ng; g++) {
+          const int64_t rg = s0 + 8 * g;
+          const int nr = s1 - rg < 8 ? (int)(s1 - rg) : 8;
+          const uint8_t *wg = wb + (size_t)rg * ldw + (size_t)ks * bs;
+          q4l_pack(wg, ldw, nr, nbk, pk[g],
+                   wb + (size_t)(rg + 16 * gmax) * ldw + (size_t)ks * 8 * bs);
+        }
+        for (int t = 0; t < np; t++) {
+          xr[t] = xb + (size_t)(p0 + t) * ldx + (size_t)ks * xbs;
+          q4l_prep(xr[t], nbk, &xs[t]);
+        }
+        for (int t0 = 0; t0 < np; t0 += Q4L_T) {
+          const int nt4 = np - t0 < Q4L_T ? np - t0 : Q4L_T;
+          for (int g = 0; g < ng; g++)
+            q4l_tiles[nt4](nbk, pk[g], &xr[t0], &xs[t0], &acc[g][t0]);
+        }
+      }
+      for (int g = 0; g < ng; g++) {
+        const int64_t rg = s0 + 8 * g;
+        const int nr = s1 - rg < 8 ? (int)(s1 - rg) : 8;
+        for (int t = 0; t < np; t++) {
+          float *yt = y + (p0 + t) * ldy + rg;
+          if (nr == 8) {
+            _mm256_storeu_ps(yt, acc[g][t]);
+          } else {
+            _Alignas(32) float tmp[8];
+            _mm256_store_ps(tmp, acc[g][t]);
+            memcpy(yt, tmp, (size_t)nr * sizeof(float));
+          }
+        }
+      }
+    }
+  }
+}

@@ -327,12 +327,17 @@ START_TEST(test_gemm_vs_scalar) {
                 cases++;
               }
             }
-        /* one larger shape: several row steps and groups of the walks
-         * (rows 45 = 32 + 8 + 5), more tokens than one pass of the
-         * lane-packed walk (64) and two k-slabs (65 blocks) */
-        gcase big = {&ref, &sets[s], wtypes[wi], (nb__xfmt)f, 2080, 45, 70, D_RANDOM};
-        run_case(&big);
-        cases++;
+        /* larger shapes for the lane-packed batch walks (x86: 8 rows in
+         * the lanes, rows in steps of 32 (Q8 input) or 128 (F16 input),
+         * tokens in passes of 64 or 32, k in slabs of 64 or 16 blocks):
+         * several steps with a row tail, several passes with a token
+         * tail, several slabs (65 blocks) */
+        static const int64_t big[][2] = {{45, 70}, {137, 40}};
+        for (int bi = 0; bi < 2; bi++) {
+          gcase c = {&ref, &sets[s], wtypes[wi], (nb__xfmt)f, 2080, big[bi][0], big[bi][1], D_RANDOM};
+          run_case(&c);
+          cases++;
+        }
       }
     }
   }

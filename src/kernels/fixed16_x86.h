@@ -36,21 +36,20 @@
  * amax_b / 254, ~258 times larger).
  * Per weight row and block: S = sum_j w_j * i_j exactly in int32 (vpmaddwd
  * on int16 weights: Q8_0 |S| <= 32 * 128 * 32767 < 2^27; Q4_0 widened to
- * q_j - 8 in [-8, 7]), then
- *   acc = fma((float)S, d_w * s_b, acc)   (8 lanes, horizontal sum at the end
- * of each k-chunk of QH_KB blocks; chunks are added to y in k order).
- * Chunk boundaries depend only on k, and each (row, token) output runs the
- * same instruction sequence in every tile shape, so the determinism contract
- * holds. */
+ * q_j - 8 in [-8, 7]), then one float per (row, token), blocks in k order:
+ *   acc = fma((float)S, d_w * s_b, acc),  y = acc.
+ * Batches put 8 weight rows in the 8 lanes (the rows' int16 weights
+ * interleaved on the fly into an L1/L2 slab: one vpmaddwd serves 8 rows x
+ * 2 k, and the per-block convert / multiply / FMA is paid once per 8 rows);
+ * one token gathers each block's row sums into lanes with a hadd tree.
+ * Each (row, token) gets the same S and the same float sequence either way,
+ * so the determinism contract holds (batch, split, tile). */
 
-#define QH_KB 128 /* blocks per k-chunk of converted input (4096 elements) */
-#define QH_TT 4   /* most tokens per batch tile */
-#define QH1_NC 4  /* one token: chunks converted at once (k <= 16384) */
-
-typedef struct qh_x { /* one token's converted k-chunk: (QH_KB, 32) */
-  _Alignas(32) int16_t q[QH_KB][32]; /* i_j, element order */
-  float s[QH_KB];                     /* s_b */
-} qh_x;
+#define QH1_KB 512 /* one token: input blocks converted at once (k <= 16384) */
+#define QHL_KS 16   /* batch: blocks of a k-slab packed at once */
+#define QHL_G 16    /* batch: groups of 8 rows packed per slab (136 KiB) */
+#define QHL_T 4     /* batch: tokens per tile */
+#define QHL_TB 32   /* batch: tokens per pass (their slab: 32 KiB) */
 
 /* Converts n blocks of fp16 input at x into q (n, 32) and s (n). */
 static void qh_convert(const uint8_t *x, int64_t n, int16_t (*q)[32],
@@ -82,125 +81,175 @@ static void qh_convert(const uint8_t *x, int64_t n, int16_t (*q)[32],
   }
 }
 
-/* Batch k-slab: blocks converted at once per token group. Why: every row
- * tile reads the group's converted input again (64 bytes per token and
- * block), which must come from L1; QH_BT tokens x QH_KS blocks x 68 bytes
- * fits beside the weights. */
-#ifndef QH_KS
-#define QH_KS 64
-#endif
-
-/* How a tile call starts and ends (the accumulators may live in memory
- * between calls over consecutive k-slabs of the same QH_KB chunk: storing
- * and reloading a float is exact, so results do not depend on the slabs). */
-enum {
-  QH_INIT = 1,  /* accumulators start at zero (else loaded from acc_io) */
-  QH_FIN = 2,   /* end of a QH_KB chunk: horizontal sums go to y (else the
-                   accumulators are stored to acc_io) */
-  QH_FIRST = 4, /* with QH_FIN: the chunk is the row's first, y = sum (else
-                   y += sum) */
-};
-
-/* R rows x T tokens over nbk blocks. Token t's converted blocks: xq + t *
- * QH_KS (nbk, 32) and xs + t * QH_KS (nbk) (a qh_slab; one token: any
- * buffer). acc_io: (R, T) accumulators.
- * pf: where the tile's prefetch span starts (nb__pf_span, tile.h). */
-NB__ALWAYS_INLINE void tile_qh(int R, int T, int q4, int64_t nbk,
-                               const uint8_t *w, size_t ldw,
-                               const int16_t (*xq)[32], const float *xs,
-                               __m256 *acc_io, int mode, float *y,
-                               int64_t ldy, const uint8_t *pf) {
-  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
-  __m256 acc[NB__TMAX_R][QH_TT];
-  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
-      acc[r][t] = (mode & QH_INIT) ? _mm256_setzero_ps() : acc_io[r * T + t];
-  _Pragma("GCC unroll 2") for (int64_t b = 0; b < nbk; b++) {
-    nb__pf_span(pf + b * R * bs, R * bs);
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
-      const uint8_t *blk = w + r * ldw + b * bs;
-      __m256 dw = ld_scale8(blk);
-      __m256i wa, wb; /* the block's 32 weights as int16, element order */
-      if (q4) { /* q - 8 (exactly sum (q - 8) i = sum q i - 8 sum i) */
-        __m256i u = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(blk + 2)));
-        wa = _mm256_sub_epi16(_mm256_and_si256(u, _mm256_set1_epi16(0x0f)),
-                              _mm256_set1_epi16(8));
-        wb = _mm256_sub_epi16(_mm256_srli_epi16(u, 4), _mm256_set1_epi16(8));
-      } else {
-        wa = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + 2)));
-        wb = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + 18)));
-      }
-      /* The input side is read from memory (L1) again for every row, as
-       * instruction operands: the compiler would otherwise keep every
-       * token's block in registers across the rows and spill the
-       * accumulators instead. The empty asm hides that the pointer is
-       * unchanged, so the loads are not merged across rows. */
-      const int16_t(*xr)[32] = xq;
-      __asm__("" : "+r"(xr));
-      _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-        const __m256i *xv = (const __m256i *)xr[t * QH_KS + b];
-        __m256i s = _mm256_add_epi32(_mm256_madd_epi16(wa, _mm256_load_si256(xv)),
-                                     _mm256_madd_epi16(wb, _mm256_load_si256(xv + 1)));
-        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s),
-                                    _mm256_mul_ps(dw, _mm256_set1_ps(xs[t * QH_KS + b])),
-                                    acc[r][t]);
-      }
-    }
+/* A weight block's 32 quants as int16 in element order: wa elements 0..15,
+ * wb 16..31 (Q4_0: q - 8, so sum (q - 8) i is exact). */
+static inline void qh_widen(int q4, const uint8_t *blk, __m256i *wa, __m256i *wb) {
+  if (q4) {
+    __m256i u = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(blk + 2)));
+    *wa = _mm256_sub_epi16(_mm256_and_si256(u, _mm256_set1_epi16(0x0f)), _mm256_set1_epi16(8));
+    *wb = _mm256_sub_epi16(_mm256_srli_epi16(u, 4), _mm256_set1_epi16(8));
+  } else {
+    *wa = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + 2)));
+    *wb = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + 18)));
   }
-  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-      if (!(mode & QH_FIN)) {
-        acc_io[r * T + t] = acc[r][t];
-        continue;
-      }
-      float v = hsum8(acc[r][t]);
-      y[t * ldy + r] = (mode & QH_FIRST) ? v : y[t * ldy + r] + v;
-    }
 }
 
-typedef void (*qh_tile_fn)(int64_t nbk, const uint8_t *w, size_t ldw,
-                           const int16_t (*xq)[32], const float *xs,
-                           __m256 *acc_io, int mode, float *y, int64_t ldy,
-                           const uint8_t *pf);
-#define QH_ONE(Q, R, T)                                                      \
-  static void qh_##Q##_##R##_##T(int64_t nbk, const uint8_t *w, size_t ldw, \
-                                 const int16_t (*xq)[32], const float *xs,  \
-                                 __m256 *acc_io, int mode, float *y,        \
-                                 int64_t ldy, const uint8_t *pf) {          \
-    tile_qh(R, T, Q, nbk, w, ldw, xq, xs, acc_io, mode, y, ldy, pf);         \
+/* One token, R (<= 4) rows over nb blocks of converted input (xq, xs):
+ * per block the rows' exact sums S_r, gathered into lanes, then
+ * acc_r = fma((float)S_r, d_w * s_b, acc_r); y[r] = acc_r.
+ * pf: where the tile's prefetch span starts (nb__pf_span, tile.h). */
+NB__ALWAYS_INLINE void tile_qh1(int R, int q4, int64_t nb, const uint8_t *w,
+                                size_t ldw, const int16_t (*xq)[32],
+                                const float *xs, float *y,
+                                const uint8_t *pf) {
+  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
+  __m128 acc = _mm_setzero_ps();
+  _Pragma("GCC unroll 2") for (int64_t b = 0; b < nb; b++) {
+    nb__pf_span(pf + b * R * bs, R * bs);
+    const __m256i x0 = _mm256_load_si256((const __m256i *)xq[b]);
+    const __m256i x1 = _mm256_load_si256((const __m256i *)xq[b] + 1);
+    __m256i s[4];
+    __m128i dw = _mm_setzero_si128();
+    _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
+      if (r >= R) {
+        s[r] = _mm256_setzero_si256();
+        continue;
+      }
+      const uint8_t *blk = w + r * ldw + b * bs;
+      __m256i wa, wb; /* the block's 32 weights as int16, element order */
+      qh_widen(q4, blk, &wa, &wb);
+      s[r] = _mm256_add_epi32(_mm256_madd_epi16(wa, x0), _mm256_madd_epi16(wb, x1));
+      dw = _mm_insert_epi16(dw, *(const uint16_t *)(const void *)blk, r);
+    }
+    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]),
+                                  _mm256_hadd_epi32(s[2], s[3]));
+    __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(sum),
+                       _mm_mul_ps(_mm_cvtph_ps(dw), _mm_set1_ps(xs[b])), acc);
   }
-#define QH_ROW(Q, R) QH_ONE(Q, R, 1) QH_ONE(Q, R, 2) QH_ONE(Q, R, 3) QH_ONE(Q, R, 4)
-#define QH_FAM(Q) QH_ROW(Q, 1) QH_ROW(Q, 2) QH_ROW(Q, 3) QH_ROW(Q, 4)
-QH_FAM(0)
-QH_FAM(1)
-#define QH_TROW(Q, R) {0, qh_##Q##_##R##_1, qh_##Q##_##R##_2, qh_##Q##_##R##_3, qh_##Q##_##R##_4}
-#define QH_TFAM(Q) {{0, 0, 0, 0, 0}, QH_TROW(Q, 1), QH_TROW(Q, 2), QH_TROW(Q, 3), QH_TROW(Q, 4)}
-/* [q4][rows][tokens] */
-static const qh_tile_fn qh_tiles[2][NB__TMAX_R + 1][QH_TT + 1] = {QH_TFAM(0), QH_TFAM(1)};
+  _Alignas(16) float o[4];
+  _mm_store_ps(o, acc);
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) y[r] = o[r];
+}
 
-/* Batch tile shape: QH_BR rows x QH_BT tokens (measured, see the commit). */
-#ifndef QH_BR
-#define QH_BR 2
-#endif
-#ifndef QH_BT
-#define QH_BT 4
-#endif
-#define QH_RC 128 /* batch: most rows per chunk (bounds the accumulator store) */
+typedef void (*qh1_tile_fn)(int64_t nb, const uint8_t *w, size_t ldw,
+                            const int16_t (*xq)[32], const float *xs,
+                            float *y, const uint8_t *pf);
+#define QH1_ONE(Q, R)                                                        \
+  static void qh1_##Q##_##R(int64_t nb, const uint8_t *w, size_t ldw,        \
+                            const int16_t (*xq)[32], const float *xs,        \
+                            float *y, const uint8_t *pf) {                   \
+    tile_qh1(R, Q, nb, w, ldw, xq, xs, y, pf);                               \
+  }
+QH1_ONE(0, 1) QH1_ONE(0, 2) QH1_ONE(0, 3) QH1_ONE(0, 4)
+QH1_ONE(1, 1) QH1_ONE(1, 2) QH1_ONE(1, 3) QH1_ONE(1, 4)
+static const qh1_tile_fn qh1_tiles[2][NB__TMAX_R + 1] = {
+    {0, qh1_0_1, qh1_0_2, qh1_0_3, qh1_0_4},
+    {0, qh1_1_1, qh1_1_2, qh1_1_3, qh1_1_4},
+};
 
-typedef struct qh_slab { /* a token group's converted k-slab */
-  _Alignas(32) int16_t q[QH_TT][QH_KS][32]; /* (tokens, blocks, 32) */
-  float s[QH_TT][QH_KS];                     /* (tokens, blocks) */
-} qh_slab;
+/* ---- batch: 8 rows in the lanes */
 
-/* One token: every k-chunk is converted first (stack buffer, k <= 16384),
- * then each row tile of up to 4 rows runs all its chunks, so the tile reads
- * its rows front to back and the prefetch covers the next rows whole.
- * Batch: rows in chunks of ~128 KiB of weights (at most QH_RC rows) that
- * stay in cache while every token group passes over them; per group the
- * input is converted one k-slab at a time and every row tile of the chunk
- * runs that slab, its accumulators kept in acc between slabs. Both orders
- * give each (row, token) the same per-block sequence and the same QH_KB
- * chunk sums, so their results are bit-identical. */
+typedef struct qhl_blk { /* one block of 8 rows, interleaved */
+  __m256i g[16]; /* (16 k-pairs) x (8 rows x 2 int16), element pair 2g, 2g+1 */
+  __m256 d;      /* the 8 rows' d_w */
+} qhl_blk;
+
+/* 8 x 8 dword transpose: o[j] lane i = v[i] dword j. */
+static inline void qhl_transpose(const __m256i v[8], __m256i o[8]) {
+  __m256i t[8], u[8];
+  for (int i = 0; i < 4; i++) {
+    t[2 * i] = _mm256_unpacklo_epi32(v[2 * i], v[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_epi32(v[2 * i], v[2 * i + 1]);
+  }
+  for (int i = 0; i < 2; i++) { /* rows 4i .. 4i+3 */
+    u[4 * i + 0] = _mm256_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  for (int j = 0; j < 4; j++) {
+    o[j] = _mm256_permute2x128_si256(u[j], u[4 + j], 0x20);
+    o[j + 4] = _mm256_permute2x128_si256(u[j], u[4 + j], 0x31);
+  }
+}
+
+/* Packs blocks [0, nbk) of rows w + i * ldw (i < nr; missing rows repeat
+ * the last one, their lanes are never stored) into o. pf: this group's
+ * share of the prefetch of the rows one packing step ahead (as in
+ * q4lanes_avx2.h). */
+static void qhl_pack(int q4, const uint8_t *w, size_t ldw, int nr,
+                     int64_t nbk, qhl_blk *o, const uint8_t *pf) {
+  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
+  const uint8_t *p[8];
+  for (int i = 0; i < 8; i++) p[i] = w + (size_t)(i < nr ? i : nr - 1) * ldw;
+  for (int64_t b = 0; b < nbk; b++) {
+    const size_t off = (size_t)b * bs;
+    nb__pf_span(pf + 8 * off, 8 * bs);
+    __m256i va[8], vb[8];
+    __m128i d = _mm_setzero_si128();
+    for (int i = 0; i < 8; i++) qh_widen(q4, p[i] + off, &va[i], &vb[i]);
+    d = _mm_insert_epi16(d, *(const uint16_t *)(const void *)(p[0] + off), 0);
+    d = _mm_insert_epi16(d, *(const uint16_t *)(const void *)(p[1] + off), 1);
+    d = _mm_insert_epi16(d, *(const uint16_t *)(const void *)(p[2] + off), 2);
+    d = _mm_insert_epi16(d, *(const uint16_t *)(const void *)(p[3] + off), 3);
+    d = _mm_insert_epi16(d, *(const uint16_t *)(const void *)(p[4] + off), 4);
+    d = _mm_insert_epi16(d, *(const uint16_t *)(const void *)(p[5] + off), 5);
+    d = _mm_insert_epi16(d, *(const uint16_t *)(const void *)(p[6] + off), 6);
+    d = _mm_insert_epi16(d, *(const uint16_t *)(const void *)(p[7] + off), 7);
+    qhl_transpose(va, &o[b].g[0]);
+    qhl_transpose(vb, &o[b].g[8]);
+    o[b].d = _mm256_cvtph_ps(d);
+  }
+}
+
+/* T tokens x one packed group over nbk blocks; token t's converted slab at
+ * xq + t * QHL_KS, xs + t * QHL_KS. acc_io: (T) kept between slabs. */
+NB__ALWAYS_INLINE void qhl_tile(int T, int64_t nbk, const qhl_blk *pk,
+                                const int16_t (*xq)[32], const float *xs,
+                                __m256 *acc_io) {
+  __m256 acc[QHL_T];
+  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[t] = acc_io[t];
+  for (int64_t b = 0; b < nbk; b++) {
+    __m256i a[QHL_T];
+    _Pragma("GCC unroll 16") for (int g = 0; g < 16; g++) {
+      const __m256i wg = _mm256_load_si256(&pk[b].g[g]);
+      _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+        int32_t xg;
+        memcpy(&xg, &xq[t * QHL_KS + b][2 * g], 4);
+        __m256i p = _mm256_madd_epi16(wg, _mm256_set1_epi32(xg));
+        a[t] = g == 0 ? p : _mm256_add_epi32(a[t], p);
+        /* keeps the sum a running register (see q4lanes_avx2.h) */
+        __asm__("" : "+x"(a[t]));
+      }
+    }
+    const __m256 dw = _mm256_load_ps((const float *)&pk[b].d);
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a[t]),
+                               _mm256_mul_ps(dw, _mm256_set1_ps(xs[t * QHL_KS + b])),
+                               acc[t]);
+  }
+  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc_io[t] = acc[t];
+}
+
+typedef void (*qhl_tile_fn)(int64_t nbk, const qhl_blk *pk,
+                            const int16_t (*xq)[32], const float *xs,
+                            __m256 *acc_io);
+#define QHL_ONE(T)                                                           \
+  static void qhl_tile_##T(int64_t nbk, const qhl_blk *pk,                   \
+                           const int16_t (*xq)[32], const float *xs,         \
+                           __m256 *acc_io) {                                 \
+    qhl_tile(T, nbk, pk, xq, xs, acc_io);                                    \
+  }
+QHL_ONE(1) QHL_ONE(2) QHL_ONE(3) QHL_ONE(4)
+static const qhl_tile_fn qhl_tiles[QHL_T + 1] = {0, qhl_tile_1, qhl_tile_2,
+                                                 qhl_tile_3, qhl_tile_4};
+
+/* One token (k <= 32 * QH1_KB): the input converted once, then rows in
+ * tiles of 4 over all k, each reading its rows front to back (the prefetch
+ * covers the next rows whole). Otherwise: tokens in passes of QHL_TB; rows
+ * in steps of QHL_G groups of 8; k in slabs of QHL_KS blocks, each slab of
+ * the step's rows packed once and run by every token group of the pass. */
 static void walk_qh(int q4, int64_t k, const void *w, size_t ldw,
                     const void *x, size_t ldx, float *y, int64_t ldy,
                     int64_t r0, int64_t r1, int64_t nt) {
@@ -208,56 +257,59 @@ static void walk_qh(int q4, int64_t k, const void *w, size_t ldw,
   const uint8_t *xb = x;
   const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
   const int64_t nb = k / 32;
-  if (nb == 0) { /* empty sums, as the other kernels give */
-    for (int64_t t = 0; t < nt; t++)
-      for (int64_t r = r0; r < r1; r++) y[t * ldy + r] = 0.0f;
-    return;
-  }
-  if (nt == 1 && nb <= QH1_NC * QH_KB) {
-    const int rt = NB__TMAX_R;
-    qh_x xc1[QH1_NC];
-    for (int64_t kb = 0; kb < nb; kb += QH_KB)
-      qh_convert(xb + (size_t)kb * 64, nb - kb < QH_KB ? nb - kb : QH_KB,
-                 xc1[kb / QH_KB].q, xc1[kb / QH_KB].s);
-    for (int64_t r = r0; r < r1; r += rt) {
-      int nr = r1 - r < rt ? (int)(r1 - r) : rt;
+  if (nt == 1 && nb <= QH1_KB) {
+    typedef struct { /* (QH1_KB, 32) converted input + scales */
+      _Alignas(32) int16_t q[QH1_KB][32];
+      float s[QH1_KB];
+    } qh1_x;
+    qh1_x c;
+    qh_convert(xb, nb, c.q, c.s);
+    for (int64_t r = r0; r < r1; r += NB__TMAX_R) {
+      int nr = r1 - r < NB__TMAX_R ? (int)(r1 - r) : NB__TMAX_R;
       const uint8_t *wr = wb + (size_t)r * ldw;
-      const uint8_t *pf = wr + (size_t)NB__PF_TILES * nr * ldw;
-      for (int64_t kb = 0; kb < nb; kb += QH_KB) {
-        int64_t nbk = nb - kb < QH_KB ? nb - kb : QH_KB;
-        const qh_x *c = &xc1[kb / QH_KB];
-        qh_tiles[q4][nr][1](nbk, wr + (size_t)kb * bs, ldw, c->q, c->s,
-                            NULL, QH_INIT | QH_FIN | (kb == 0 ? QH_FIRST : 0),
-                            y + r, ldy, pf + (size_t)kb * nr * bs);
-      }
+      qh1_tiles[q4][nr](nb, wr, ldw, c.q, c.s, y + r,
+                        wr + (size_t)NB__PF_TILES * nr * ldw);
     }
     return;
   }
-  const int rt = nt == 1 ? NB__TMAX_R : QH_BR;
-  const int tt = QH_BT;
-  qh_slab xs;                                /* (tt tokens, QH_KS blocks) */
-  _Alignas(32) __m256 acc[QH_RC * QH_BT];    /* (rows of the chunk, tt) */
-  const int64_t rc = nb__row_chunk((size_t)nb * bs, rt, QH_RC);
-  for (int64_t c0 = r0; c0 < r1; c0 += rc) {
-    int64_t c1 = c0 + rc < r1 ? c0 + rc : r1;
-    for (int64_t t0 = 0; t0 < nt; t0 += tt) {
-      int ntile = nt - t0 < tt ? (int)(nt - t0) : tt;
-      for (int64_t kb = 0; kb < nb; kb += QH_KB) {
-        int64_t ke = nb - kb < QH_KB ? nb : kb + QH_KB; /* chunk end */
-        for (int64_t ks = kb; ks < ke; ks += QH_KS) {
-          int64_t nbs = ke - ks < QH_KS ? ke - ks : QH_KS;
-          int mode = (ks == kb ? QH_INIT : 0) | (ks + nbs == ke ? QH_FIN : 0) |
-                     (kb == 0 ? QH_FIRST : 0);
-          for (int t = 0; t < ntile; t++)
-            qh_convert(xb + (size_t)(t0 + t) * ldx + (size_t)ks * 64, nbs,
-                       xs.q[t], xs.s[t]);
-          for (int64_t r = c0; r < c1; r += rt) {
-            int nr = c1 - r < rt ? (int)(c1 - r) : rt;
-            const uint8_t *wt = wb + (size_t)r * ldw + (size_t)ks * bs;
-            qh_tiles[q4][nr][ntile](nbs, wt, ldw, xs.q[0], xs.s[0],
-                                    &acc[(r - c0) * tt], mode,
-                                    y + t0 * ldy + r, ldy,
-                                    wt + (size_t)NB__PF_TILES * nr * ldw);
+  qhl_blk pk[QHL_G][QHL_KS];                     /* (groups, slab blocks) */
+  _Alignas(32) int16_t xq[QHL_TB][QHL_KS][32];   /* (tokens, slab blocks, 32) */
+  float xs[QHL_TB][QHL_KS];                      /* (tokens, slab blocks) */
+  __m256 acc[QHL_G][QHL_TB];                     /* (groups, tokens) */
+  for (int64_t p0 = 0; p0 < nt; p0 += QHL_TB) {
+    const int np = nt - p0 < QHL_TB ? (int)(nt - p0) : QHL_TB;
+    for (int64_t s0 = r0; s0 < r1; s0 += 8 * QHL_G) {
+      const int64_t s1 = s0 + 8 * QHL_G < r1 ? s0 + 8 * QHL_G : r1;
+      const int ng = (int)((s1 - s0 + 7) / 8);
+      for (int g = 0; g < ng; g++)
+        for (int t = 0; t < np; t++) acc[g][t] = _mm256_setzero_ps();
+      for (int64_t ks = 0; ks < nb; ks += QHL_KS) {
+        const int64_t nbk = nb - ks < QHL_KS ? nb - ks : QHL_KS;
+        for (int g = 0; g < ng; g++) {
+          const int64_t rg = s0 + 8 * g;
+          const int nr = s1 - rg < 8 ? (int)(s1 - rg) : 8;
+          qhl_pack(q4, wb + (size_t)rg * ldw + (size_t)ks * bs, ldw, nr, nbk, pk[g],
+                   wb + (size_t)(rg + 8 * QHL_G) * ldw + (size_t)ks * 8 * bs);
+        }
+        for (int t = 0; t < np; t++)
+          qh_convert(xb + (size_t)(p0 + t) * ldx + (size_t)ks * 64, nbk, xq[t], xs[t]);
+        for (int t0 = 0; t0 < np; t0 += QHL_T) {
+          const int n4 = np - t0 < QHL_T ? np - t0 : QHL_T;
+          for (int g = 0; g < ng; g++)
+            qhl_tiles[n4](nbk, pk[g], (const int16_t(*)[32])xq[t0], xs[t0], &acc[g][t0]);
+        }
+      }
+      for (int g = 0; g < ng; g++) {
+        const int64_t rg = s0 + 8 * g;
+        const int nr = s1 - rg < 8 ? (int)(s1 - rg) : 8;
+        for (int t = 0; t < np; t++) {
+          float *yt = y + (p0 + t) * ldy + rg;
+          if (nr == 8) {
+            _mm256_storeu_ps(yt, acc[g][t]);
+          } else {
+            _Alignas(32) float tmp[8];
+            _mm256_store_ps(tmp, acc[g][t]);
+            memcpy(yt, tmp, (size_t)nr * sizeof(float));
           }
         }
       }

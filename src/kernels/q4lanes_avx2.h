@@ -121,6 +121,10 @@ NB__ALWAYS_INLINE void q4l_tile(int T, int64_t nbk, const q4l_blk *pk,
         memcpy(&xg, x[t] + (size_t)b * sizeof(nb__block_q8_0) + 2 + 4 * g, 4);
         __m256i p = _mm256_maddubs_epi16(wg, _mm256_set1_epi32(xg));
         a[t] = g == 0 ? p : _mm256_add_epi16(a[t], p);
+        /* keeps the sum a running register: GCC would otherwise compute
+         * all 8 * T products first and add them as a tree (integer adds
+         * reassociate), spilling most of them to the stack */
+        __asm__("" : "+x"(a[t]));
       }
     }
     const __m256 dw = _mm256_load_ps((const float *)&pk[b].d);

@@ -7,19 +7,18 @@
  *  - F16 weights x F16/F32 inputs: one 8-lane FMA accumulator per output over
  *    k in steps of 8, horizontal sum, then the k % 8 tail in scalar order.
  *  - Q8_0/Q4_0 weights x F16 inputs: fixed16_x86.h (input in 16-bit fixed
- *    point per block, converted once per call; integer weight dots).
+ *    point per block, integer weight dots, 8 rows in the lanes in batches).
  *  - Q8_0/Q4_0 weights x F32 inputs: per 32-block an 8-lane partial
  *    p = sum_j w_j * x_j (4 products, the first a multiply), then
  *    acc = fma(p, d_w, acc); horizontal sum at the end.
- *  - Q8_0 weights x Q8 inputs: exact int32 lane sums per block
- *    (maddubs + madd), converted to float, acc = fma(s, d_w * d_x, acc).
- *  - Q4_0 weights x Q8 inputs: exact int32 block sums, one float per row
- *    (q4lanes_avx2.h: 8 rows in the lanes for batches; the one-token tile
- *    gathers the rows' sums into lanes). sum (q - 8) x = sum q x - 8 sum x
- *    with q in [0,15] unsigned, exact for every int8 x (including -128).
- *    Q8_0: |x| * sign(w, x), exact when
- *    the weight quant is in [-127, 127] (what ggml's and our quantizers
- *    produce; a -128 weight meeting a negative x would wrap, as in ggml).
+ *  - Q8_0/Q4_0 weights x Q8 inputs: exact int32 block sums, one float per
+ *    row: acc = fma(s, d_w * d_x, acc) (qqlanes_avx2.h: 8 rows in the lanes
+ *    for batches; the one-token tile gathers the rows' sums into lanes).
+ *    Q4_0: sum (q - 8) x = sum q x - 8 sum x with q in [0,15] unsigned,
+ *    exact for every int8 x (including -128). Q8_0: |x| * sign(w, x), exact
+ *    when the weight quant is in [-127, 127] (what ggml's and our
+ *    quantizers produce; a -128 weight meeting a negative x would wrap, as
+ *    in ggml).
  * Results differ from the scalar oracle only by float summation order
  * (and, for F16 inputs x quantized weights, the fixed-point step).
  */
@@ -129,37 +128,8 @@ NB__ALWAYS_INLINE void tile_qf(int R, int T, int q4, int xf32, int64_t k,
 
 /* ---------------------------------------- Q8_0 / Q4_0 weights x Q8 input */
 
-/* Q8_0 per (row, block) of weights and (token, block) of input:
- *   s = madd(maddubs(|x|, sign(q, x)), 1);
- *   acc = fma((float)s, d_w * d_x, acc)   (8 lanes, summed at the end).
- * (Q4_0 x Q8 is q4lanes_avx2.h's: 8 rows in the lanes in the batch, and
- * the same arithmetic in the one-token tile_qq1 below.)
- * xa (or |x|) and d_x depend only on the input, so both walks below derive
- * them once per block and token into a buffer instead of once per row
- * tile, and both run exactly this sequence per (row, token, block): the
- * one-token walk and the batch walk give bit-identical results. */
-
-/* Batch tile shape: QQ_BR rows x QQ_BT tokens (measured, see the commit). */
-#ifndef QQ_BR
-#define QQ_BR 2
-#endif
-#ifndef QQ_BT
-#define QQ_BT 4
-#endif
-/* Batch k-slab: input blocks prepared at once per token group. Every row
- * tile reads the group's prepared blocks again (64 bytes per token and
- * block), so they must stay in L1: QQ_BT x QQ_KS x 68 bytes (17 KiB). */
-#ifndef QQ_KS
-#define QQ_KS 64
-#endif
-#define QQ_RC 128 /* batch: most rows per chunk (bounds the accumulators) */
-
-typedef struct qq_slab { /* a token group's prepared k-slab */
-  /* (tokens, blocks, {x, |x|}, 32): the input quants (copied, aligned)
-   * and |x| as unsigned bytes */
-  _Alignas(32) uint8_t v[NB__TMAX_T][QQ_KS][2][32];
-  float d[NB__TMAX_T][QQ_KS]; /* d_x (tokens, blocks) */
-} qq_slab;
+/* ---- Q8_0 / Q4_0 weights x Q8 input: qqlanes_avx2.h for batches (8 rows
+ * in the lanes); the one-token walk below runs the same arithmetic. */
 
 /* The per-block input value the one-token Q8 kernels combine with the
  * weights: Q4_0: 8 * lane sums of x (subtracted from sum q x, q in
@@ -172,145 +142,13 @@ static inline __m256i qq_bias(int q4, __m256i xv) {
       3);
 }
 
-/* Prepares n blocks of one token's Q8 input at x into v (n, 2, 32) and
- * d (n). */
-static void qq_prepare(const uint8_t *x, int64_t n, uint8_t (*v)[2][32],
-                       float *d) {
-  for (int64_t b = 0; b < n; b++) {
-    const uint8_t *blk = x + b * sizeof(nb__block_q8_0);
-    __m256i xv = _mm256_loadu_si256((const __m256i *)(blk + 2));
-    __m256i a = qq_bias(0, xv);
-    _mm256_store_si256((__m256i *)v[b][0], xv);
-    _mm256_store_si256((__m256i *)v[b][1], a);
-    d[b] = ld_scale(blk);
-  }
-}
-
-/* How a batch tile call starts and ends: the accumulators live in memory
- * between the calls over consecutive k-slabs (storing and reloading a
- * float is exact, so results do not depend on the slabs). */
-enum {
-  QQ_INIT = 1, /* accumulators start at zero (else loaded from acc_io) */
-  QQ_FIN = 2,  /* last slab: horizontal sums to y (else stored to acc_io) */
-};
-
-/* R rows x T tokens over nbk blocks of a qq_slab (token t at v[t], d[t]).
- * acc_io: (R, T) accumulators. pf: where the tile's prefetch span starts
- * (nb__pf_span, tile.h). */
-NB__ALWAYS_INLINE void tile_qq(int R, int T, int64_t nbk,
-                               const uint8_t *w, size_t ldw,
-                               const qq_slab *xs, __m256 *acc_io, int mode,
-                               float *y, int64_t ldy, const uint8_t *pf) {
-  const size_t bs = sizeof(nb__block_q8_0);
-  const __m256i ones16 = _mm256_set1_epi16(1);
-  __m256 acc[NB__TMAX_R][NB__TMAX_T];
-  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
-      acc[r][t] = (mode & QQ_INIT) ? _mm256_setzero_ps() : acc_io[r * T + t];
-  _Pragma("GCC unroll 2") for (int64_t b = 0; b < nbk; b++) {
-    nb__pf_span(pf + b * R * bs, R * bs);
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
-      const uint8_t *blk = w + r * ldw + b * bs;
-      __m256 dw = ld_scale8(blk);
-      __m256i q = _mm256_loadu_si256((const __m256i *)(blk + 2));
-      /* The input side is read from memory (L1) again for every row, as
-       * instruction operands: the compiler would otherwise keep every
-       * token's block in registers across the rows and spill the
-       * accumulators instead. The empty asm hides that the pointer is
-       * unchanged, so the loads are not merged across rows. */
-      const qq_slab *xr = xs;
-      __asm__("" : "+r"(xr));
-      _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-        const __m256i *xv = (const __m256i *)xr->v[t][b][0];
-        const __m256i *xa = (const __m256i *)xr->v[t][b][1];
-        __m256i s = _mm256_madd_epi16(
-            _mm256_maddubs_epi16(_mm256_load_si256(xa),
-                                 _mm256_sign_epi8(q, _mm256_load_si256(xv))),
-            ones16);
-        /* d_w * d_x in every lane: the same float product as a scalar */
-        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s),
-                                    _mm256_mul_ps(dw, _mm256_set1_ps(xr->d[t][b])),
-                                    acc[r][t]);
-      }
-    }
-  }
-  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-      if (mode & QQ_FIN)
-        y[t * ldy + r] = hsum8(acc[r][t]);
-      else
-        acc_io[r * T + t] = acc[r][t];
-    }
-}
-
-typedef void (*qq_tile_fn)(int64_t nbk, const uint8_t *w, size_t ldw,
-                           const qq_slab *xs, __m256 *acc_io, int mode,
-                           float *y, int64_t ldy, const uint8_t *pf);
-#define QQ_ONE(R, T)                                                         \
-  static void qq_##R##_##T(int64_t nbk, const uint8_t *w, size_t ldw, \
-                                 const qq_slab *xs, __m256 *acc_io,         \
-                                 int mode, float *y, int64_t ldy,           \
-                                 const uint8_t *pf) {                        \
-    tile_qq(R, T, nbk, w, ldw, xs, acc_io, mode, y, ldy, pf);                \
-  }
-#define QQ_ROW(R) QQ_ONE(R, 1) QQ_ONE(R, 2) QQ_ONE(R, 3) QQ_ONE(R, 4)
-QQ_ROW(1) QQ_ROW(2) QQ_ROW(3) QQ_ROW(4)
-#define QQ_TROW(R) {0, qq_##R##_1, qq_##R##_2, qq_##R##_3, qq_##R##_4}
-/* [rows][tokens] */
-static const qq_tile_fn qq_tiles[NB__TMAX_R + 1][NB__TMAX_T + 1] = {
-    {0, 0, 0, 0, 0}, QQ_TROW(1), QQ_TROW(2), QQ_TROW(3), QQ_TROW(4)};
-
-/* The batch walk: rows in chunks of ~128 KiB of weights (at most QQ_RC
- * rows) that stay in cache while every token group of QQ_BT passes over
- * them; per group the input is prepared one k-slab at a time and every row
- * tile of the chunk runs that slab, its accumulators kept in acc between
- * slabs. Also the one-token walk for k beyond walk_qq1's buffer. */
-static void walk_qq(int64_t k, const void *w, size_t ldw,
-                    const void *x, size_t ldx, float *y, int64_t ldy,
-                    int64_t r0, int64_t r1, int64_t nt) {
-  const uint8_t *wb = w;
-  const uint8_t *xb = x;
-  const size_t bs = sizeof(nb__block_q8_0);
-  const size_t xbs = sizeof(nb__block_q8_0);
-  const int64_t nb = k / 32;
-  if (nb == 0) { /* empty sums */
-    for (int64_t t = 0; t < nt; t++)
-      for (int64_t r = r0; r < r1; r++) y[t * ldy + r] = 0.0f;
-    return;
-  }
-  const int rt = nt == 1 ? NB__TMAX_R : QQ_BR;
-  const int tt = QQ_BT;
-  qq_slab xs;                             /* (tt tokens, QQ_KS blocks) */
-  _Alignas(32) __m256 acc[QQ_RC * QQ_BT]; /* (rows of the chunk, tt) */
-  const int64_t rc = nb__row_chunk((size_t)nb * bs, rt, QQ_RC);
-  for (int64_t c0 = r0; c0 < r1; c0 += rc) {
-    int64_t c1 = c0 + rc < r1 ? c0 + rc : r1;
-    for (int64_t t0 = 0; t0 < nt; t0 += tt) {
-      int ntile = nt - t0 < tt ? (int)(nt - t0) : tt;
-      for (int64_t ks = 0; ks < nb; ks += QQ_KS) {
-        int64_t nbs = nb - ks < QQ_KS ? nb - ks : QQ_KS;
-        int mode = (ks == 0 ? QQ_INIT : 0) | (ks + nbs == nb ? QQ_FIN : 0);
-        for (int t = 0; t < ntile; t++)
-          qq_prepare(xb + (size_t)(t0 + t) * ldx + (size_t)ks * xbs, nbs,
-                     xs.v[t], xs.d[t]);
-        for (int64_t r = c0; r < c1; r += rt) {
-          int nr = c1 - r < rt ? (int)(c1 - r) : rt;
-          const uint8_t *wt = wb + (size_t)r * ldw + (size_t)ks * bs;
-          qq_tiles[nr][ntile](nbs, wt, ldw, &xs, &acc[(r - c0) * tt], mode,
-                                  y + t0 * ldy + r, ldy,
-                                  wt + (size_t)NB__PF_TILES * nr * ldw);
-        }
-      }
-    }
-  }
-}
-
 /* One token (decode): the input side (d_x, and 8 * lane sums of x for Q4_0
  * or |x| for Q8_0) computed once per call into a stack buffer, then rows in
  * tiles of 4 over all k, each reading its rows front to back (the prefetch
- * covers the next rows whole). Same per-(row, block) sequence as the batch
- * walks (Q8_0: tile_qq; Q4_0: q4l_tile): bit-identical to them. Only for
- * k <= 32 * QQ1_KB (larger k: the batch walks with one token). */
+ * covers the next rows whole). Per block the R rows' exact sums are
+ * gathered into lanes (hadd tree) and acc_r = fma((float)S_r, d_w * d_x,
+ * acc_r): qqlanes_avx2.h's arithmetic, so bit-identical to the batch walk.
+ * Only for k <= 32 * QQ1_KB (larger k: the batch walk with one token). */
 #define QQ1_KB 512
 
 typedef struct qq1_x { /* (QQ1_KB, 32) bytes + QQ1_KB scales */
@@ -324,54 +162,38 @@ NB__ALWAYS_INLINE void tile_qq1(int R, int q4, int64_t nb, const uint8_t *w,
   const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
   const size_t xs = sizeof(nb__block_q8_0);
   const __m256i ones16 = _mm256_set1_epi16(1);
-  __m256 acc[NB__TMAX_R];
-  __m128 acc4 = _mm_setzero_ps(); /* Q4_0: rows in lanes */
-  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+  __m128 acc = _mm_setzero_ps(); /* (R) rows in lanes */
   const uint8_t *pf = w + (size_t)NB__PF_TILES * R * ldw;
   _Pragma("GCC unroll 2") for (int64_t b = 0; b < nb; b++) {
     nb__pf_span(pf + b * R * bs, R * bs);
     const __m256i xv = _mm256_loadu_si256((const __m256i *)(x + b * xs + 2));
     const __m256i xa = _mm256_load_si256((const __m256i *)c->a[b]);
-    const __m256 dx = _mm256_set1_ps(c->d[b]);
-    if (q4) {
-      /* q4lanes_avx2.h's arithmetic: the exact block sums of the R rows
-       * gathered into lanes (hadd tree), then one float per row */
-      __m256i s[4];
-      __m128i dw = _mm_setzero_si128();
-      _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
-        if (r >= R) {
-          s[r] = _mm256_setzero_si256();
-          continue;
-        }
-        const uint8_t *blk = w + r * ldw + b * bs;
+    __m256i s[4];
+    __m128i dw = _mm_setzero_si128();
+    _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
+      if (r >= R) {
+        s[r] = _mm256_setzero_si256();
+        continue;
+      }
+      const uint8_t *blk = w + r * ldw + b * bs;
+      if (q4) {
         s[r] = _mm256_sub_epi32(
             _mm256_madd_epi16(_mm256_maddubs_epi16(q4_unpack_u8(blk + 2), xv), ones16), xa);
-        dw = _mm_insert_epi16(dw, *(const uint16_t *)(const void *)blk, r);
+      } else {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(blk + 2));
+        s[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(xa, _mm256_sign_epi8(q, xv)), ones16);
       }
-      __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]),
-                                    _mm256_hadd_epi32(s[2], s[3]));
-      __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-      acc4 = _mm_fmadd_ps(_mm_cvtepi32_ps(sum),
-                          _mm_mul_ps(_mm_cvtph_ps(dw), _mm256_castps256_ps128(dx)), acc4);
-      continue;
+      dw = _mm_insert_epi16(dw, *(const uint16_t *)(const void *)blk, r);
     }
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
-      const uint8_t *blk = w + r * ldw + b * bs;
-      __m256 dw = ld_scale8(blk);
-      __m256i q = _mm256_loadu_si256((const __m256i *)(blk + 2));
-      __m256i s = _mm256_madd_epi16(
-          _mm256_maddubs_epi16(xa, _mm256_sign_epi8(q, xv)), ones16);
-      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, dx),
-                               acc[r]);
-    }
+    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]),
+                                  _mm256_hadd_epi32(s[2], s[3]));
+    __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(sum),
+                       _mm_mul_ps(_mm_cvtph_ps(dw), _mm_set1_ps(c->d[b])), acc);
   }
-  if (q4) {
-    _Alignas(16) float o[4];
-    _mm_store_ps(o, acc4);
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) y[r] = o[r];
-    return;
-  }
-  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) y[r] = hsum8(acc[r]);
+  _Alignas(16) float o[4];
+  _mm_store_ps(o, acc);
+  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) y[r] = o[r];
 }
 
 typedef void (*qq1_tile_fn)(int64_t nb, const uint8_t *w, size_t ldw,
@@ -409,7 +231,7 @@ static void walk_qq1(int q4, int64_t k, const void *w, size_t ldw,
 }
 
 #include "fixed16_x86.h"
-#include "q4lanes_avx2.h"
+#include "qqlanes_avx2.h"
 
 /* ------------------------------------------------- families and entries */
 
@@ -432,7 +254,7 @@ static void gemm_q8_0_q8(int64_t k, const void *w, size_t ldw, const void *x,
   if (nt == 1 && k / 32 <= QQ1_KB)
     walk_qq1(0, k, w, ldw, x, y, r0, r1);
   else
-    walk_qq(k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
+    walk_q4l(0, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
 }
 static void gemm_q4_0_q8(int64_t k, const void *w, size_t ldw, const void *x,
                          size_t ldx, float *y, int64_t ldy, int64_t r0,
@@ -440,7 +262,7 @@ static void gemm_q4_0_q8(int64_t k, const void *w, size_t ldw, const void *x,
   if (nt == 1 && k / 32 <= QQ1_KB)
     walk_qq1(1, k, w, ldw, x, y, r0, r1);
   else
-    walk_q4l(k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
+    walk_q4l(1, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
 }
 
 /* ------------------------------------------------------------ conversions */

@@ -1,26 +1,26 @@
 /*
- * q4lanes_avx2.h: Q4_0 weights x Q8 input on AVX2 with 8 weight rows in the
- * 8 lanes of a vector. Included once, by avx2.c.
+ * qqlanes_avx2.h: Q4_0 / Q8_0 weights x Q8 input on AVX2 with 8 weight rows
+ * in the 8 lanes of a vector. Included once, by avx2.c.
  *
- * Why: the row-per-vector kernel (tile_qq) spends, per (row, token, block),
- * a maddubs, a madd, a subtract, a conversion, a multiply and an FMA on one
- * row. Here the weights of 8 rows are interleaved (4 bytes of each row per
- * lane), so one maddubs serves 8 rows x 4 k, int16 sums of a whole block
- * stay exact in the lanes (|q x| pairs <= 2 * 15 * 128; 8 of them fit
- * int16), and the per-block tail (madd, subtract, convert, multiply, FMA)
- * is paid once per 8 rows: about 21 instructions per (8 rows, token, block)
- * instead of about 60.
+ * Why: a row-per-vector kernel spends, per (row, token, block), a maddubs,
+ * a madd, a subtract, a conversion, a multiply and an FMA on one row. Here
+ * the weights of 8 rows are interleaved (4 bytes of each row per lane), so
+ * one maddubs serves 8 rows x 4 k and the per-block tail (convert,
+ * multiply, FMA) is paid once per 8 rows. Q4_0: int16 sums of a whole
+ * block stay exact in the lanes (|q x| pairs <= 2 * 15 * 128; 8 of them fit
+ * int16): about 21 instructions per (8 rows, token, block) instead of about
+ * 60. Q8_0: |x| * sign(w, x) pairs (<= 2 * 128 * 127) go to int32 at once
+ * (madd), about 45 instead of about 55.
  *
  * The interleaving is done on the fly, from the mapped file into a small
  * buffer (8 rows x up to Q4L_KS blocks, in L1/L2): no repacked copy of the
- * weights is kept. Inside one block the k order does not matter (the block
- * sum is exact), so a block's 16 bytes are transposed as they are: vector
- * g (0..3) holds the low nibbles of dword g of the 8 rows (elements 4g..),
- * vector g + 4 the high nibbles (elements 16 + 4g..), matching input bytes
- * 4g.. of the Q8 block either way.
+ * weights is kept. Vector g (0..7) of a packed block holds elements
+ * 4g .. 4g + 3 of the 8 rows, matching input bytes 4g.. of the Q8 block
+ * (Q4_0: dword g of the 16 quant bytes, low nibbles for g < 4, high
+ * nibbles for the elements 16 + 4g.. of g + 4; Q8_0: dword g of the 32).
  *
  * Per (row r, token t, block b), in every walk:
- *   s = sum_j q_j x_j - 8 sum_j x_j     (exact int32, q in [0, 15])
+ *   s = sum_j (q_j - 8) x_j or sum_j q_j x_j   (Q4_0 / Q8_0, exact int32)
  *   acc = fma((float)s, d_w * d_x, acc)  (one float per row, blocks in order)
  * and y = acc. The one-token walk is the batch walk with one token, so
  * results never depend on the batch, the row split or the tile.
@@ -32,12 +32,13 @@
 #define Q4L_TB 64   /* tokens per pass (bounds the stack: ~115 KiB in all) */
 
 typedef struct q4l_blk { /* one block of 8 rows, interleaved */
-  __m256i g[8]; /* (8 k-groups) x (8 rows x 4 bytes), nibbles as bytes */
+  __m256i g[8]; /* (8 k-groups) x (8 rows x 4 bytes): Q4_0 q in [0, 15],
+                   Q8_0 q as int8 */
   __m256 d;     /* the 8 rows' d_w */
 } q4l_blk;
 
 typedef struct q4l_x { /* a token's input over a slab */
-  int32_t xa[Q4L_KS]; /* 8 * sum of the block's x */
+  int32_t xa[Q4L_KS]; /* Q4_0: 8 * sum of the block's x (Q8_0: unused) */
   float d[Q4L_KS];    /* d_x */
 } q4l_x;
 
@@ -46,35 +47,39 @@ typedef struct q4l_x { /* a token's input over a slab */
  * block's share of the prefetch starts: the 8 rows one packing step ahead
  * are one contiguous region, swept 8 blocks' bytes per block over k
  * (nb__pf_span), so it is requested whole by the time the step gets there. */
-static void q4l_pack(const uint8_t *w, size_t ldw, int nr, int64_t nbk,
-                     q4l_blk *o, const uint8_t *pf) {
+NB__ALWAYS_INLINE void q4l_pack(int q4, const uint8_t *w, size_t ldw, int nr,
+                                int64_t nbk, q4l_blk *o, const uint8_t *pf) {
+  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
   const uint8_t *p[8];
   for (int i = 0; i < 8; i++) p[i] = w + (size_t)(i < nr ? i : nr - 1) * ldw;
   const __m256i m = _mm256_set1_epi8(0x0f);
   for (int64_t b = 0; b < nbk; b++) {
-    const size_t off = (size_t)b * sizeof(nb__block_q4_0);
-    nb__pf_span(pf + 8 * off, 8 * sizeof(nb__block_q4_0));
+    const size_t off = (size_t)b * bs;
+    nb__pf_span(pf + 8 * off, 8 * bs);
+    q4l_blk *ob = &o[b];
+    /* 16 quant bytes at off + h of each row, 4 x 4 dword transpose in each
+     * 128-bit half: lanes = rows 0-3 | 4-7 */
+    for (int h = 0; h < (q4 ? 1 : 2); h++) {
 #define Q4L_ROWS(a, c)                                                       \
   _mm256_inserti128_si256(                                                   \
-      _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(p[a] + off + 2))), \
-      _mm_loadu_si128((const __m128i *)(p[c] + off + 2)), 1)
-    __m256i v0 = Q4L_ROWS(0, 4), v1 = Q4L_ROWS(1, 5);
-    __m256i v2 = Q4L_ROWS(2, 6), v3 = Q4L_ROWS(3, 7);
+      _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(p[a] + off + 2 + 16 * h))), \
+      _mm_loadu_si128((const __m128i *)(p[c] + off + 2 + 16 * h)), 1)
+      __m256i v0 = Q4L_ROWS(0, 4), v1 = Q4L_ROWS(1, 5);
+      __m256i v2 = Q4L_ROWS(2, 6), v3 = Q4L_ROWS(3, 7);
 #undef Q4L_ROWS
-    /* 4 x 4 dword transpose in each 128-bit half: lanes = rows 0-3 | 4-7 */
-    __m256i t0 = _mm256_unpacklo_epi32(v0, v1), t1 = _mm256_unpackhi_epi32(v0, v1);
-    __m256i t2 = _mm256_unpacklo_epi32(v2, v3), t3 = _mm256_unpackhi_epi32(v2, v3);
-    __m256i g0 = _mm256_unpacklo_epi64(t0, t2), g1 = _mm256_unpackhi_epi64(t0, t2);
-    __m256i g2 = _mm256_unpacklo_epi64(t1, t3), g3 = _mm256_unpackhi_epi64(t1, t3);
-    q4l_blk *ob = &o[b];
-    _mm256_store_si256(&ob->g[0], _mm256_and_si256(g0, m));
-    _mm256_store_si256(&ob->g[1], _mm256_and_si256(g1, m));
-    _mm256_store_si256(&ob->g[2], _mm256_and_si256(g2, m));
-    _mm256_store_si256(&ob->g[3], _mm256_and_si256(g3, m));
-    _mm256_store_si256(&ob->g[4], _mm256_and_si256(_mm256_srli_epi16(g0, 4), m));
-    _mm256_store_si256(&ob->g[5], _mm256_and_si256(_mm256_srli_epi16(g1, 4), m));
-    _mm256_store_si256(&ob->g[6], _mm256_and_si256(_mm256_srli_epi16(g2, 4), m));
-    _mm256_store_si256(&ob->g[7], _mm256_and_si256(_mm256_srli_epi16(g3, 4), m));
+      __m256i t0 = _mm256_unpacklo_epi32(v0, v1), t1 = _mm256_unpackhi_epi32(v0, v1);
+      __m256i t2 = _mm256_unpacklo_epi32(v2, v3), t3 = _mm256_unpackhi_epi32(v2, v3);
+      __m256i g[4] = {_mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2),
+                      _mm256_unpacklo_epi64(t1, t3), _mm256_unpackhi_epi64(t1, t3)};
+      for (int j = 0; j < 4; j++) {
+        if (q4) {
+          _mm256_store_si256(&ob->g[j], _mm256_and_si256(g[j], m));
+          _mm256_store_si256(&ob->g[j + 4], _mm256_and_si256(_mm256_srli_epi16(g[j], 4), m));
+        } else {
+          _mm256_store_si256(&ob->g[4 * h + j], g[j]);
+        }
+      }
+    }
     /* the scales by word inserts (8 narrow stores then one wide load
      * would stall store forwarding) */
     __m128i d = _mm_cvtsi32_si128(*(const uint16_t *)(const void *)(p[0] + off));
@@ -89,8 +94,9 @@ static void q4l_pack(const uint8_t *w, size_t ldw, int nr, int64_t nbk,
   }
 }
 
-/* d_x and 8 * sum x of blocks [0, nbk) of one token's Q8 row slab x. */
-static void q4l_prep(const uint8_t *x, int64_t nbk, q4l_x *o) {
+/* d_x (and for Q4_0 8 * sum x) of blocks [0, nbk) of one token's Q8 row
+ * slab x. */
+static void q4l_prep(int q4, const uint8_t *x, int64_t nbk, q4l_x *o) {
   const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < nbk; b++) {
     const uint8_t *blk = x + (size_t)b * sizeof(nb__block_q8_0);
@@ -99,14 +105,14 @@ static void q4l_prep(const uint8_t *x, int64_t nbk, q4l_x *o) {
     __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
     h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
     h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-    o->xa[b] = 8 * _mm_cvtsi128_si32(h);
+    o->xa[b] = q4 ? 8 * _mm_cvtsi128_si32(h) : 0;
     o->d[b] = ld_scale(blk);
   }
 }
 
 /* T tokens x one packed group of 8 rows over nbk blocks. x[t]: token t's
  * Q8 slab; acc_io: (T) 8-row accumulators kept between slabs. */
-NB__ALWAYS_INLINE void q4l_tile(int T, int64_t nbk, const q4l_blk *pk,
+NB__ALWAYS_INLINE void q4l_tile(int T, int q4, int64_t nbk, const q4l_blk *pk,
                                 const uint8_t *const *x, const q4l_x *xs,
                                 __m256 *acc_io) {
   const __m256i ones16 = _mm256_set1_epi16(1);
@@ -119,8 +125,18 @@ NB__ALWAYS_INLINE void q4l_tile(int T, int64_t nbk, const q4l_blk *pk,
       _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
         int32_t xg;
         memcpy(&xg, x[t] + (size_t)b * sizeof(nb__block_q8_0) + 2 + 4 * g, 4);
-        __m256i p = _mm256_maddubs_epi16(wg, _mm256_set1_epi32(xg));
-        a[t] = g == 0 ? p : _mm256_add_epi16(a[t], p);
+        __m256i xv = _mm256_set1_epi32(xg);
+        if (q4) {
+          __m256i p = _mm256_maddubs_epi16(wg, xv);
+          a[t] = g == 0 ? p : _mm256_add_epi16(a[t], p);
+        } else {
+          /* |x| * sign(w, x): exact for x = -128 too (the Q8 input may
+           * hold it); a -128 weight meeting a negative x wraps, as in
+           * ggml (our and ggml's quantizers give [-127, 127]) */
+          __m256i p = _mm256_madd_epi16(
+              _mm256_maddubs_epi16(_mm256_abs_epi8(xv), _mm256_sign_epi8(wg, xv)), ones16);
+          a[t] = g == 0 ? p : _mm256_add_epi32(a[t], p);
+        }
         /* keeps the sum a running register: GCC would otherwise compute
          * all 8 * T products first and add them as a tree (integer adds
          * reassociate), spilling most of them to the stack */
@@ -129,8 +145,9 @@ NB__ALWAYS_INLINE void q4l_tile(int T, int64_t nbk, const q4l_blk *pk,
     }
     const __m256 dw = _mm256_load_ps((const float *)&pk[b].d);
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-      __m256i s = _mm256_sub_epi32(_mm256_madd_epi16(a[t], ones16),
-                                   _mm256_set1_epi32(xs[t].xa[b]));
+      __m256i s = q4 ? _mm256_sub_epi32(_mm256_madd_epi16(a[t], ones16),
+                                        _mm256_set1_epi32(xs[t].xa[b]))
+                     : a[t];
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s),
                                _mm256_mul_ps(dw, _mm256_set1_ps(xs[t].d[b])),
                                acc[t]);
@@ -142,25 +159,38 @@ NB__ALWAYS_INLINE void q4l_tile(int T, int64_t nbk, const q4l_blk *pk,
 typedef void (*q4l_tile_fn)(int64_t nbk, const q4l_blk *pk,
                             const uint8_t *const *x, const q4l_x *xs,
                             __m256 *acc_io);
-#define Q4L_ONE(T)                                                           \
-  static void q4l_tile_##T(int64_t nbk, const q4l_blk *pk,                   \
-                           const uint8_t *const *x, const q4l_x *xs,         \
-                           __m256 *acc_io) {                                 \
-    q4l_tile(T, nbk, pk, x, xs, acc_io);                                     \
+#define Q4L_ONE(Q, T)                                                        \
+  static void q4l_tile_##Q##_##T(int64_t nbk, const q4l_blk *pk,             \
+                                 const uint8_t *const *x, const q4l_x *xs,   \
+                                 __m256 *acc_io) {                           \
+    q4l_tile(T, Q, nbk, pk, x, xs, acc_io);                                  \
   }
-Q4L_ONE(1) Q4L_ONE(2) Q4L_ONE(3) Q4L_ONE(4)
-static const q4l_tile_fn q4l_tiles[Q4L_T + 1] = {0, q4l_tile_1, q4l_tile_2,
-                                                 q4l_tile_3, q4l_tile_4};
+Q4L_ONE(0, 1) Q4L_ONE(0, 2) Q4L_ONE(0, 3) Q4L_ONE(0, 4)
+Q4L_ONE(1, 1) Q4L_ONE(1, 2) Q4L_ONE(1, 3) Q4L_ONE(1, 4)
+/* [q4][tokens] */
+static const q4l_tile_fn q4l_tiles[2][Q4L_T + 1] = {
+    {0, q4l_tile_0_1, q4l_tile_0_2, q4l_tile_0_3, q4l_tile_0_4},
+    {0, q4l_tile_1_1, q4l_tile_1_2, q4l_tile_1_3, q4l_tile_1_4}};
+
+static void q4l_pack_q4(const uint8_t *w, size_t ldw, int nr, int64_t nbk,
+                        q4l_blk *o, const uint8_t *pf) {
+  q4l_pack(1, w, ldw, nr, nbk, o, pf);
+}
+static void q4l_pack_q8(const uint8_t *w, size_t ldw, int nr, int64_t nbk,
+                        q4l_blk *o, const uint8_t *pf) {
+  q4l_pack(0, w, ldw, nr, nbk, o, pf);
+}
 
 /* The walk: tokens in passes of Q4L_TB; rows in steps of Q4L_G groups of 8;
  * k in slabs of Q4L_KS blocks, each slab of the step's rows packed once and
  * then run by every token group of the pass. */
-static void walk_q4l(int64_t k, const void *w, size_t ldw, const void *x,
+static void walk_q4l(int q4, int64_t k, const void *w, size_t ldw, const void *x,
                      size_t ldx, float *y, int64_t ldy, int64_t r0,
                      int64_t r1, int64_t nt) {
   const uint8_t *wb = w, *xb = x;
   const int64_t nb = k / 32;
-  const size_t bs = sizeof(nb__block_q4_0), xbs = sizeof(nb__block_q8_0);
+  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
+  const size_t xbs = sizeof(nb__block_q8_0);
   q4l_blk pk[Q4L_G][Q4L_KS];                 /* (groups, slab blocks) */
   q4l_x xs[Q4L_TB];                          /* (tokens of the pass) */
   __m256 acc[Q4L_G][Q4L_TB];                 /* (groups, tokens) */
@@ -180,17 +210,17 @@ static void walk_q4l(int64_t k, const void *w, size_t ldw, const void *x,
           const int64_t rg = s0 + 8 * g;
           const int nr = s1 - rg < 8 ? (int)(s1 - rg) : 8;
           const uint8_t *wg = wb + (size_t)rg * ldw + (size_t)ks * bs;
-          q4l_pack(wg, ldw, nr, nbk, pk[g],
+          (q4 ? q4l_pack_q4 : q4l_pack_q8)(wg, ldw, nr, nbk, pk[g],
                    wb + (size_t)(rg + 16 * gmax) * ldw + (size_t)ks * 8 * bs);
         }
         for (int t = 0; t < np; t++) {
           xr[t] = xb + (size_t)(p0 + t) * ldx + (size_t)ks * xbs;
-          q4l_prep(xr[t], nbk, &xs[t]);
+          q4l_prep(q4, xr[t], nbk, &xs[t]);
         }
         for (int t0 = 0; t0 < np; t0 += Q4L_T) {
           const int nt4 = np - t0 < Q4L_T ? np - t0 : Q4L_T;
           for (int g = 0; g < ng; g++)
-            q4l_tiles[nt4](nbk, pk[g], &xr[t0], &xs[t0], &acc[g][t0]);
+            q4l_tiles[q4][nt4](nbk, pk[g], &xr[t0], &xs[t0], &acc[g][t0]);
         }
       }
       for (int g = 0; g < ng; g++) {

@@ -151,11 +151,19 @@ static inline __m256i qq_bias(int q4, __m256i xv) {
  * Only for k <= 32 * QQ1_KB (larger k: the batch walk with one token). */
 #define QQ1_KB 512
 
-typedef struct qq1_x { /* (QQ1_KB, 32) bytes + QQ1_KB scales */
-  _Alignas(32) uint8_t a[QQ1_KB][32]; /* Q4_0: int32 8*lane sums; Q8_0: |x| */
+typedef struct qq1_x { /* (QQ1_KB, 32) bytes + 2 x QQ1_KB scalars */
+  _Alignas(32) uint8_t a[QQ1_KB][32]; /* Q8_0: |x| (Q4_0: unused) */
+  int32_t s8[QQ1_KB];                  /* Q4_0: 8 * sum x of the block */
   float d[QQ1_KB];                     /* d_x */
 } qq1_x;
 
+/* Per block the R <= 4 rows' exact int32 sums end in the lanes of one
+ * 128-bit vector. Q4_0: the maddubs pair sums of two rows are combined
+ * with one hadd_epi16 (a sum of 4 products |q x| <= 4 * 15 * 128 fits in
+ * int16) before the madd, and 8 sum x is subtracted once for all rows
+ * (it does not depend on the row); Q8_0 (products up to 127 * 128) goes
+ * through madd per row. The 4 fp16 row scales are packed in a general
+ * register (scalar loads, off the vector ports) and moved over once. */
 NB__ALWAYS_INLINE void tile_qq1(int R, int q4, int64_t nb, const uint8_t *w,
                                 size_t ldw, const uint8_t *x,
                                 const qq1_x *c, float *y) {
@@ -167,29 +175,42 @@ NB__ALWAYS_INLINE void tile_qq1(int R, int q4, int64_t nb, const uint8_t *w,
   _Pragma("GCC unroll 2") for (int64_t b = 0; b < nb; b++) {
     nb__pf_span(pf + b * R * bs, R * bs);
     const __m256i xv = _mm256_loadu_si256((const __m256i *)(x + b * xs + 2));
-    const __m256i xa = _mm256_load_si256((const __m256i *)c->a[b]);
-    __m256i s[4];
-    __m128i dw = _mm_setzero_si128();
-    _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
-      if (r >= R) {
-        s[r] = _mm256_setzero_si256();
-        continue;
-      }
-      const uint8_t *blk = w + r * ldw + b * bs;
-      if (q4) {
-        s[r] = _mm256_sub_epi32(
-            _mm256_madd_epi16(_mm256_maddubs_epi16(q4_unpack_u8(blk + 2), xv), ones16), xa);
-      } else {
-        __m256i q = _mm256_loadu_si256((const __m256i *)(blk + 2));
+    uint64_t dbits = 0;
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+      uint16_t h;
+      memcpy(&h, w + r * ldw + b * bs, sizeof h);
+      dbits |= (uint64_t)h << (16 * r);
+    }
+    __m256i h;
+    if (q4) {
+      __m256i m[4];
+      _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)
+        m[r] = r < R ? _mm256_maddubs_epi16(q4_unpack_u8(w + r * ldw + b * bs + 2), xv)
+                     : _mm256_setzero_si256();
+      h = _mm256_hadd_epi32(_mm256_madd_epi16(_mm256_hadd_epi16(m[0], m[1]), ones16),
+                            _mm256_madd_epi16(_mm256_hadd_epi16(m[2], m[3]), ones16));
+    } else {
+      const __m256i xa = _mm256_load_si256((const __m256i *)c->a[b]);
+      __m256i s[4];
+      _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
+        if (r >= R) {
+          s[r] = _mm256_setzero_si256();
+          continue;
+        }
+        __m256i q = _mm256_loadu_si256((const __m256i *)(w + r * ldw + b * bs + 2));
         s[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(xa, _mm256_sign_epi8(q, xv)), ones16);
       }
-      dw = _mm_insert_epi16(dw, *(const uint16_t *)(const void *)blk, r);
+      h = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
     }
-    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]),
-                                  _mm256_hadd_epi32(s[2], s[3]));
+    /* lanes (r0, r1, r2, r3) of the two halves: Q4_0 after the
+     * hadd_epi16/madd step holds (r0, r0, r1, r1 | ...) pairs, and the
+     * final hadd_epi32 folds each pair, so both layouts end row-ordered */
     __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    if (q4) sum = _mm_sub_epi32(sum, _mm_set1_epi32(c->s8[b]));
     acc = _mm_fmadd_ps(_mm_cvtepi32_ps(sum),
-                       _mm_mul_ps(_mm_cvtph_ps(dw), _mm_set1_ps(c->d[b])), acc);
+                       _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)dbits)),
+                                  _mm_set1_ps(c->d[b])),
+                       acc);
   }
   _Alignas(16) float o[4];
   _mm_store_ps(o, acc);
@@ -219,8 +240,16 @@ static void walk_qq1(int q4, int64_t k, const void *w, size_t ldw,
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t *blk = xb + b * sizeof(nb__block_q8_0);
     __m256i xv = _mm256_loadu_si256((const __m256i *)(blk + 2));
-    __m256i a = qq_bias(q4, xv);
-    _mm256_store_si256((__m256i *)c.a[b], a);
+    if (q4) {
+      /* 8 * sum x: int32 lane sums of the block, folded to one scalar */
+      __m256i l = qq_bias(1, xv);
+      __m128i t = _mm_add_epi32(_mm256_castsi256_si128(l), _mm256_extracti128_si256(l, 1));
+      t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+      t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+      c.s8[b] = _mm_cvtsi128_si32(t);
+    } else {
+      _mm256_store_si256((__m256i *)c.a[b], qq_bias(0, xv));
+    }
     c.d[b] = ld_scale(blk);
   }
   for (int64_t r = r0; r < r1; r += NB__TMAX_R) {

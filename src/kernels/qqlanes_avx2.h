@@ -29,7 +29,9 @@
 #define Q4L_KS 64   /* blocks of a k-slab packed at once (8 rows: 18 KiB) */
 #define Q4L_G 4     /* row groups of 8 packed per slab (32 rows) */
 #define Q4L_T 4     /* tokens per tile */
-#define Q4L_TB 64   /* tokens per pass (bounds the stack: ~115 KiB in all) */
+#define Q4L_TB 64   /* tokens per pass, at most */
+#define Q4L_XP 16384 /* (token, block) input scalars per pass (128 KiB;
+                        stack in all ~210 KiB) */
 
 typedef struct q4l_blk { /* one block of 8 rows, interleaved */
   __m256i g[8]; /* (8 k-groups) x (8 rows x 4 bytes): Q4_0 q in [0, 15],
@@ -37,9 +39,9 @@ typedef struct q4l_blk { /* one block of 8 rows, interleaved */
   __m256 d;     /* the 8 rows' d_w */
 } q4l_blk;
 
-typedef struct q4l_x { /* a token's input over a slab */
-  int32_t xa[Q4L_KS]; /* Q4_0: 8 * sum of the block's x (Q8_0: unused) */
-  float d[Q4L_KS];    /* d_x */
+typedef struct q4l_x { /* a token's input scalars of one block */
+  int32_t xa; /* Q4_0: 8 * sum of the block's x (Q8_0: unused) */
+  float d;    /* d_x */
 } q4l_x;
 
 /* Packs blocks [0, nbk) of rows w + i * ldw (i < nr; missing rows repeat
@@ -95,7 +97,8 @@ NB__ALWAYS_INLINE void q4l_pack(int q4, const uint8_t *w, size_t ldw, int nr,
 }
 
 /* d_x (and for Q4_0 8 * sum x) of blocks [0, nbk) of one token's Q8 row
- * slab x. */
+ * x. Done once per token and pass, not per row step: recomputed per step
+ * it took a sixth of the tile time. */
 static void q4l_prep(int q4, const uint8_t *x, int64_t nbk, q4l_x *o) {
   const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < nbk; b++) {
@@ -105,15 +108,16 @@ static void q4l_prep(int q4, const uint8_t *x, int64_t nbk, q4l_x *o) {
     __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
     h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
     h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-    o->xa[b] = q4 ? 8 * _mm_cvtsi128_si32(h) : 0;
-    o->d[b] = ld_scale(blk);
+    o[b].xa = q4 ? 8 * _mm_cvtsi128_si32(h) : 0;
+    o[b].d = ld_scale(blk);
   }
 }
 
 /* T tokens x one packed group of 8 rows over nbk blocks. x[t]: token t's
- * Q8 slab; acc_io: (T) 8-row accumulators kept between slabs. */
+ * Q8 slab, xs[t] its input scalars at the slab; acc_io: (T) 8-row
+ * accumulators kept between slabs. */
 NB__ALWAYS_INLINE void q4l_tile(int T, int q4, int64_t nbk, const q4l_blk *pk,
-                                const uint8_t *const *x, const q4l_x *xs,
+                                const uint8_t *const *x, const q4l_x *const *xs,
                                 __m256 *acc_io) {
   const __m256i ones16 = _mm256_set1_epi16(1);
   __m256 acc[Q4L_T];
@@ -146,10 +150,10 @@ NB__ALWAYS_INLINE void q4l_tile(int T, int q4, int64_t nbk, const q4l_blk *pk,
     const __m256 dw = _mm256_load_ps((const float *)&pk[b].d);
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
       __m256i s = q4 ? _mm256_sub_epi32(_mm256_madd_epi16(a[t], ones16),
-                                        _mm256_set1_epi32(xs[t].xa[b]))
+                                        _mm256_set1_epi32(xs[t][b].xa))
                      : a[t];
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s),
-                               _mm256_mul_ps(dw, _mm256_set1_ps(xs[t].d[b])),
+                               _mm256_mul_ps(dw, _mm256_set1_ps(xs[t][b].d)),
                                acc[t]);
     }
   }
@@ -157,11 +161,11 @@ NB__ALWAYS_INLINE void q4l_tile(int T, int q4, int64_t nbk, const q4l_blk *pk,
 }
 
 typedef void (*q4l_tile_fn)(int64_t nbk, const q4l_blk *pk,
-                            const uint8_t *const *x, const q4l_x *xs,
+                            const uint8_t *const *x, const q4l_x *const *xs,
                             __m256 *acc_io);
 #define Q4L_ONE(Q, T)                                                        \
   static void q4l_tile_##Q##_##T(int64_t nbk, const q4l_blk *pk,             \
-                                 const uint8_t *const *x, const q4l_x *xs,   \
+                                 const uint8_t *const *x, const q4l_x *const *xs,   \
                                  __m256 *acc_io) {                           \
     q4l_tile(T, Q, nbk, pk, x, xs, acc_io);                                  \
   }
@@ -192,13 +196,19 @@ static void walk_q4l(int q4, int64_t k, const void *w, size_t ldw, const void *x
   const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
   const size_t xbs = sizeof(nb__block_q8_0);
   q4l_blk pk[Q4L_G][Q4L_KS];                 /* (groups, slab blocks) */
-  q4l_x xs[Q4L_TB];                          /* (tokens of the pass) */
+  q4l_x xp[Q4L_XP];                          /* (tokens of the pass, nb) */
+  const q4l_x *xs[Q4L_TB];                   /* token rows' scalars at the slab */
   __m256 acc[Q4L_G][Q4L_TB];                 /* (groups, tokens) */
   const uint8_t *xr[Q4L_TB];                 /* token rows at the slab */
   /* one token: one group per step, so the packed slab is still in L1 */
   const int gmax = nt == 1 ? 1 : Q4L_G;
-  for (int64_t p0 = 0; p0 < nt; p0 += Q4L_TB) {
-    const int np = nt - p0 < Q4L_TB ? (int)(nt - p0) : Q4L_TB;
+  /* tokens per pass: as many as the scalars' buffer holds, up to Q4L_TB */
+  const int64_t tb = nb * Q4L_TB <= Q4L_XP ? Q4L_TB : (Q4L_XP / nb > 0 ? Q4L_XP / nb : 1);
+  for (int64_t p0 = 0; p0 < nt; p0 += tb) {
+    const int np = nt - p0 < tb ? (int)(nt - p0) : (int)tb;
+    const int xpb = np * nb <= Q4L_XP; /* else: one token, k too long */
+    if (xpb)
+      for (int t = 0; t < np; t++) q4l_prep(q4, xb + (size_t)(p0 + t) * ldx, nb, xp + t * nb);
     for (int64_t s0 = r0; s0 < r1; s0 += 8 * gmax) {
       const int64_t s1 = s0 + 8 * gmax < r1 ? s0 + 8 * gmax : r1;
       const int ng = (int)((s1 - s0 + 7) / 8);
@@ -215,7 +225,12 @@ static void walk_q4l(int q4, int64_t k, const void *w, size_t ldw, const void *x
         }
         for (int t = 0; t < np; t++) {
           xr[t] = xb + (size_t)(p0 + t) * ldx + (size_t)ks * xbs;
-          q4l_prep(q4, xr[t], nbk, &xs[t]);
+          if (xpb) {
+            xs[t] = xp + t * nb + ks;
+          } else { /* nb > Q4L_XP: per slab (k > 524288, never in practice) */
+            q4l_prep(q4, xr[t], nbk, xp);
+            xs[t] = xp;
+          }
         }
         for (int t0 = 0; t0 < np; t0 += Q4L_T) {
           const int nt4 = np - t0 < Q4L_T ? np - t0 : Q4L_T;

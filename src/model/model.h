@@ -80,6 +80,6 @@ void nb__state_size_for(const nb_hparams *hp, int32_t n_ctx, int act,
                         nb__state_size *s);
 
 /* Rows of a gate/up tile in the fused FFN (per-thread scratch). */
-#define NB__FFN_TILE 32
+#define NB__FFN_TILE 128
 
 #endif /* NB_MODEL_H */

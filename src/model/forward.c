@@ -160,7 +160,15 @@ static void tok_run(void *arg, int32_t ith, int32_t nth) {
         size_t at = ((size_t)a->layer * (size_t)c->n_ctx + (size_t)(a->pos0 + t)) *
                     (size_t)kv_dim * c->sz.esize;
         store_row(c, kt, (char *)c->key_cache + at, kv_dim);
-        store_row(c, vt, (char *)c->value_cache + at, kv_dim);
+        /* values are cached transposed, (n_layers, kv_dim, n_ctx): element
+         * e of this position goes to column pos of row e (row is free
+         * scratch here: kv_dim stored elements fit in dim floats) */
+        store_row(c, vt, row, kv_dim);
+        const size_t es = c->sz.esize, ldv = (size_t)c->n_ctx * es;
+        char *vl = (char *)c->value_cache + (size_t)a->layer * (size_t)kv_dim * ldv +
+                   (size_t)(a->pos0 + t) * es;
+        for (int64_t e = 0; e < kv_dim; e++)
+          memcpy(vl + (size_t)e * ldv, (const char *)row + (size_t)e * es, es);
         break;
       }
       case OP_Q8: {
@@ -251,8 +259,9 @@ typedef struct att_task {
  * group g, softmax(q_h K_g^T / sqrt(hd)) V_g over positions 0..pos0+t,
  * written to xb[t] at head h. The scores of the group's heads are one gemm
  * over the cached keys (keys as weight rows, the heads' q as kv_mul input
- * rows), so they take the SIMD kernels; each value row is converted once
- * and added into every head of the group. Items are dealt round-robin: with
+ * rows), so they take the SIMD kernels; so does the weighted sum of values
+ * (the value cache is stored transposed for it: one row per value element,
+ * positions along the row). Items are dealt round-robin: with
  * causal attention item cost grows with t, and contiguous ranges would give
  * the last thread most of the work. Every item is computed the same way
  * whatever the thread, batch or split, so results do not depend on them. */
@@ -263,14 +272,15 @@ static void att_run(void *arg, int32_t ith, int32_t nth) {
   int32_t hd = hp->head_dim, kv_mul = hp->n_heads / hp->n_kv_heads;
   int64_t dim = hp->dim, kv_dim = (int64_t)hp->n_kv_heads * hd;
   float *att = scratch_att(c, ith);   /* (kv_mul, n_ctx) */
-  float *row = scratch_row(c, ith);   /* value row (hd) | out (kv_mul, hd) */
-  float *out = row + hd;
+  float *out = scratch_row(c, ith);   /* (kv_mul, hd) */
   float scale = sqrtf((float)hd);
   /* the cache as weight rows: f32 under --act f32, else f16 */
   uint32_t ktype = c->act == NB_ACT_F32 ? NB_TYPE_F32 : NB_TYPE_F16;
   nb__gemm_fn scores = c->k.gemm[ktype][NB__X_F32];
   size_t ldc = (size_t)kv_dim * c->sz.esize; /* bytes between positions */
   size_t layer_off = (size_t)a->layer * (size_t)c->n_ctx * ldc;
+  /* values transposed: (kv_dim, n_ctx) per layer, ldv bytes between rows */
+  size_t ldv = (size_t)c->n_ctx * c->sz.esize;
   int64_t n_items = (int64_t)a->nt * hp->n_kv_heads;
   for (int64_t it = ith; it < n_items; it += nth) {
     int32_t t = (int32_t)(it / hp->n_kv_heads), g = (int32_t)(it % hp->n_kv_heads);
@@ -292,15 +302,12 @@ static void att_run(void *arg, int32_t ith, int32_t nth) {
       }
       for (int32_t j = 0; j < n_pos; j++) am[j] /= sum;
     }
-    memset(out, 0, (size_t)kv_mul * (size_t)hd * sizeof(float));
-    for (int32_t j = 0; j < n_pos; j++) {
-      load_row(c, (const char *)c->value_cache + g_off + (size_t)j * ldc, row, hd);
-      for (int32_t m = 0; m < kv_mul; m++) {
-        float aj = att[(size_t)m * (size_t)c->n_ctx + (size_t)j];
-        float *om = out + (size_t)m * (size_t)hd;
-        for (int32_t i = 0; i < hd; i++) om[i] += aj * row[i];
-      }
-    }
+    /* out (kv_mul, hd) = att (kv_mul, n_pos) x V (n_pos, hd): the same
+     * kernel with the transposed values of group g as weight rows (hd
+     * rows of n_pos positions) and the heads' probabilities as tokens */
+    const char *vg = (const char *)c->value_cache +
+                     ((size_t)a->layer * (size_t)kv_dim + (size_t)g * (size_t)hd) * ldv;
+    scores(n_pos, vg, ldv, att, (size_t)c->n_ctx * sizeof(float), out, hd, 0, hd, kv_mul);
     for (int32_t m = 0; m < kv_mul; m++) {
       int32_t h = g * kv_mul + m;
       store_row(c, out + (size_t)m * (size_t)hd,

@@ -302,16 +302,7 @@ static void walk_qh(int q4, int64_t k, const void *w, size_t ldw,
       for (int g = 0; g < ng; g++) {
         const int64_t rg = s0 + 8 * g;
         const int nr = s1 - rg < 8 ? (int)(s1 - rg) : 8;
-        for (int t = 0; t < np; t++) {
-          float *yt = y + (p0 + t) * ldy + rg;
-          if (nr == 8) {
-            _mm256_storeu_ps(yt, acc[g][t]);
-          } else {
-            _Alignas(32) float tmp[8];
-            _mm256_store_ps(tmp, acc[g][t]);
-            memcpy(yt, tmp, (size_t)nr * sizeof(float));
-          }
-        }
+        for (int t = 0; t < np; t++) st_lanes8(y + (p0 + t) * ldy + rg, acc[g][t], nr);
       }
     }
   }

@@ -47,6 +47,18 @@ static inline float ld_x1(int xf32, const uint8_t *x, int64_t i) {
   return nb__f16_to_f32(h);
 }
 
+/* Stores the first n (1..8) lanes of v at y (a batch walk's 8-row group
+ * with a row tail). */
+static inline void st_lanes8(float *y, __m256 v, int n) {
+  if (n == 8) {
+    _mm256_storeu_ps(y, v);
+    return;
+  }
+  _Alignas(32) float tmp[8];
+  _mm256_store_ps(tmp, v);
+  memcpy(y, tmp, (size_t)n * sizeof(float));
+}
+
 /* 32 Q4_0 levels of a block, unsigned q in [0, 15], element order: the 16
  * bytes broadcast to both halves, the high half shifted by 4 (vpsrlvq), one
  * mask (3 instructions). */

@@ -129,21 +129,12 @@ NB__ALWAYS_INLINE void tile_qf(int R, int T, int q4, int xf32, int64_t k,
 /* ---------------------------------------- Q8_0 / Q4_0 weights x Q8 input */
 
 /* ---- Q8_0 / Q4_0 weights x Q8 input: qqlanes_avx2.h for batches (8 rows
- * in the lanes); the one-token walk below runs the same arithmetic. */
+ * in the lanes, and q4l_prep: the input scalars both walks use); the
+ * one-token walk below runs the same arithmetic. */
+#include "qqlanes_avx2.h"
 
-/* The per-block input value the one-token Q8 kernels combine with the
- * weights: Q4_0: 8 * lane sums of x (subtracted from sum q x, q in
- * [0, 15]); Q8_0: |x| as unsigned bytes (|-128| = 128 is exact). */
-static inline __m256i qq_bias(int q4, __m256i xv) {
-  if (!q4) return _mm256_sign_epi8(xv, xv);
-  return _mm256_slli_epi32(
-      _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), xv),
-                        _mm256_set1_epi16(1)),
-      3);
-}
-
-/* One token (decode): the input side (d_x, and 8 * lane sums of x for Q4_0
- * or |x| for Q8_0) computed once per call into a stack buffer, then rows in
+/* One token (decode): the input side (d_x, and 8 * sum x for Q4_0 or |x|
+ * for Q8_0) computed once per call into a stack buffer, then rows in
  * tiles of 4 over all k, each reading its rows front to back (the prefetch
  * covers the next rows whole). Per block the R rows' exact sums are
  * gathered into lanes (hadd tree) and acc_r = fma((float)S_r, d_w * d_x,
@@ -151,10 +142,9 @@ static inline __m256i qq_bias(int q4, __m256i xv) {
  * Only for k <= 32 * QQ1_KB (larger k: the batch walk with one token). */
 #define QQ1_KB 512
 
-typedef struct qq1_x { /* (QQ1_KB, 32) bytes + 2 x QQ1_KB scalars */
+typedef struct qq1_x { /* (QQ1_KB, 32) bytes + QQ1_KB scalar pairs */
   _Alignas(32) uint8_t a[QQ1_KB][32]; /* Q8_0: |x| (Q4_0: unused) */
-  int32_t s8[QQ1_KB];                  /* Q4_0: 8 * sum x of the block */
-  float d[QQ1_KB];                     /* d_x */
+  q4l_x s[QQ1_KB];                     /* Q4_0: 8 * sum x; d_x */
 } qq1_x;
 
 /* Per block the R <= 4 rows' exact int32 sums end in the lanes of one
@@ -206,10 +196,10 @@ NB__ALWAYS_INLINE void tile_qq1(int R, int q4, int64_t nb, const uint8_t *w,
      * hadd_epi16/madd step holds (r0, r0, r1, r1 | ...) pairs, and the
      * final hadd_epi32 folds each pair, so both layouts end row-ordered */
     __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-    if (q4) sum = _mm_sub_epi32(sum, _mm_set1_epi32(c->s8[b]));
+    if (q4) sum = _mm_sub_epi32(sum, _mm_set1_epi32(c->s[b].xa));
     acc = _mm_fmadd_ps(_mm_cvtepi32_ps(sum),
                        _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)dbits)),
-                                  _mm_set1_ps(c->d[b])),
+                                  _mm_set1_ps(c->s[b].d)),
                        acc);
   }
   _Alignas(16) float o[4];
@@ -237,21 +227,12 @@ static void walk_qq1(int q4, int64_t k, const void *w, size_t ldw,
   const uint8_t *xb = x;
   const int64_t nb = k / 32;
   qq1_x c;
-  for (int64_t b = 0; b < nb; b++) {
-    const uint8_t *blk = xb + b * sizeof(nb__block_q8_0);
-    __m256i xv = _mm256_loadu_si256((const __m256i *)(blk + 2));
-    if (q4) {
-      /* 8 * sum x: int32 lane sums of the block, folded to one scalar */
-      __m256i l = qq_bias(1, xv);
-      __m128i t = _mm_add_epi32(_mm256_castsi256_si128(l), _mm256_extracti128_si256(l, 1));
-      t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
-      t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
-      c.s8[b] = _mm_cvtsi128_si32(t);
-    } else {
-      _mm256_store_si256((__m256i *)c.a[b], qq_bias(0, xv));
+  q4l_prep(q4, xb, nb, c.s);
+  if (!q4) /* |x| as unsigned bytes (|-128| = 128 is exact) */
+    for (int64_t b = 0; b < nb; b++) {
+      __m256i xv = _mm256_loadu_si256((const __m256i *)(xb + b * sizeof(nb__block_q8_0) + 2));
+      _mm256_store_si256((__m256i *)c.a[b], _mm256_sign_epi8(xv, xv));
     }
-    c.d[b] = ld_scale(blk);
-  }
   for (int64_t r = r0; r < r1; r += NB__TMAX_R) {
     int nr = r1 - r < NB__TMAX_R ? (int)(r1 - r) : NB__TMAX_R;
     qq1_tiles[q4][nr](nb, (const uint8_t *)w + (size_t)r * ldw, ldw, xb, &c,
@@ -260,7 +241,6 @@ static void walk_qq1(int q4, int64_t k, const void *w, size_t ldw,
 }
 
 #include "fixed16_x86.h"
-#include "qqlanes_avx2.h"
 
 /* ------------------------------------------------- families and entries */
 

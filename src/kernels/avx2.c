@@ -263,7 +263,7 @@ static void gemm_q8_0_q8(int64_t k, const void *w, size_t ldw, const void *x,
   if (nt == 1 && k / 32 <= QQ1_KB)
     walk_qq1(0, k, w, ldw, x, y, r0, r1);
   else
-    walk_q4l(0, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
+    nb__lw_walk(&q4l_fam[0], k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
 }
 static void gemm_q4_0_q8(int64_t k, const void *w, size_t ldw, const void *x,
                          size_t ldx, float *y, int64_t ldy, int64_t r0,
@@ -271,7 +271,7 @@ static void gemm_q4_0_q8(int64_t k, const void *w, size_t ldw, const void *x,
   if (nt == 1 && k / 32 <= QQ1_KB)
     walk_qq1(1, k, w, ldw, x, y, r0, r1);
   else
-    walk_q4l(1, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
+    nb__lw_walk(&q4l_fam[1], k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
 }
 
 /* ------------------------------------------------------------ conversions */

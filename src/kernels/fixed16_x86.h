@@ -13,6 +13,7 @@
 
 #include "kernels.h"
 #include "tile.h"
+#include "lanes_walk.h"
 #include "x86_util.h"
 
 /* ------------------- Q8_0 / Q4_0 weights x F16 input: 16-bit fixed point
@@ -49,36 +50,39 @@
 #define QHL_KS 16   /* batch: blocks of a k-slab packed at once */
 #define QHL_G 16    /* batch: groups of 8 rows packed per slab (136 KiB) */
 #define QHL_T 4     /* batch: tokens per tile */
-#define QHL_TB 32   /* batch: tokens per pass (their slab: 32 KiB) */
+#define QHL_TB 32   /* batch: tokens per pass */
+
+/* Converts one block of 32 fp16 inputs at x into q and *s. */
+NB__ALWAYS_INLINE void qh_convert1(const uint8_t *x, int16_t *q, float *s) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 v[4];
+  __m256 m = _mm256_setzero_ps();
+  _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+    v[j] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 16 * j)));
+    m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[j]));
+  }
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  const float amax = _mm_cvtss_f32(m4);
+  const float inv = amax > 0.0f ? 32767.0f / amax : 0.0f;
+  *s = amax / 32767.0f;
+  const __m256 iv = _mm256_set1_ps(inv);
+  __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v[0], iv));
+  __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v[1], iv));
+  __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v[2], iv));
+  __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v[3], iv));
+  /* packs works per 128-bit lane; permute4x64 restores element order */
+  __m256i p0 = _mm256_permute4x64_epi64(_mm256_packs_epi32(i0, i1), 0xd8);
+  __m256i p1 = _mm256_permute4x64_epi64(_mm256_packs_epi32(i2, i3), 0xd8);
+  _mm256_storeu_si256((__m256i *)(void *)q, p0);
+  _mm256_storeu_si256((__m256i *)(void *)q + 1, p1);
+}
 
 /* Converts n blocks of fp16 input at x into q (n, 32) and s (n). */
 static void qh_convert(const uint8_t *x, int64_t n, int16_t (*q)[32],
                        float *s) {
-  const __m256 sign = _mm256_set1_ps(-0.0f);
-  for (int64_t b = 0; b < n; b++) {
-    __m256 v[4];
-    __m256 m = _mm256_setzero_ps();
-    _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
-      v[j] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 64 * b + 16 * j)));
-      m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[j]));
-    }
-    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-    const float amax = _mm_cvtss_f32(m4);
-    const float inv = amax > 0.0f ? 32767.0f / amax : 0.0f;
-    s[b] = amax / 32767.0f;
-    const __m256 iv = _mm256_set1_ps(inv);
-    __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v[0], iv));
-    __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v[1], iv));
-    __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v[2], iv));
-    __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v[3], iv));
-    /* packs works per 128-bit lane; permute4x64 restores element order */
-    __m256i p0 = _mm256_permute4x64_epi64(_mm256_packs_epi32(i0, i1), 0xd8);
-    __m256i p1 = _mm256_permute4x64_epi64(_mm256_packs_epi32(i2, i3), 0xd8);
-    _mm256_store_si256((__m256i *)q[b], p0);
-    _mm256_store_si256((__m256i *)q[b] + 1, p1);
-  }
+  for (int64_t b = 0; b < n; b++) qh_convert1(x + 64 * b, q[b], &s[b]);
 }
 
 /* A weight block's 32 quants as int16 in element order: wa elements 0..15,
@@ -177,9 +181,10 @@ static inline void qhl_transpose(const __m256i v[8], __m256i o[8]) {
 /* Packs blocks [0, nbk) of rows w + i * ldw (i < nr; missing rows repeat
  * the last one, their lanes are never stored) into o. pf: this group's
  * share of the prefetch of the rows one packing step ahead (as in
- * q4lanes_avx2.h). */
-static void qhl_pack(int q4, const uint8_t *w, size_t ldw, int nr,
-                     int64_t nbk, qhl_blk *o, const uint8_t *pf) {
+ * qqlanes_avx2.h). */
+NB__ALWAYS_INLINE void qhl_pack(int q4, const uint8_t *w, size_t ldw, int nr,
+                                int64_t nbk, void *ov, const uint8_t *pf) {
+  qhl_blk *o = ov;
   const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
   const uint8_t *p[8];
   for (int i = 0; i < 8; i++) p[i] = w + (size_t)(i < nr ? i : nr - 1) * ldw;
@@ -203,59 +208,90 @@ static void qhl_pack(int q4, const uint8_t *w, size_t ldw, int nr,
   }
 }
 
-/* T tokens x one packed group over nbk blocks; token t's converted slab at
- * xq + t * QHL_KS, xs + t * QHL_KS. acc_io: (T) kept between slabs. */
-NB__ALWAYS_INLINE void qhl_tile(int T, int64_t nbk, const qhl_blk *pk,
-                                const int16_t (*xq)[32], const float *xs,
-                                __m256 *acc_io) {
+/* A token's converted input block (the walk's prepared input). */
+typedef struct qhl_x {
+  int16_t q[32];
+  float s;
+} qhl_x;
+
+static void qhl_prep(const uint8_t *x, int64_t nbk, void *ov) {
+  qhl_x *o = ov;
+  for (int64_t b = 0; b < nbk; b++) qh_convert1(x + 64 * b, o[b].q, &o[b].s);
+}
+
+/* T tokens x one packed group over nbk blocks (nb__lw_tile_fn): xs[t]
+ * token t's converted blocks at the slab; acc: (T, 8) kept between
+ * slabs. */
+NB__ALWAYS_INLINE void qhl_tile(int T, int64_t nbk, const void *pkv,
+                                const void *const *xsv, float *acc_io) {
+  const qhl_blk *pk = pkv;
+  const qhl_x *xs[QHL_T];
   __m256 acc[QHL_T];
-  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[t] = acc_io[t];
+  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+    xs[t] = xsv[t];
+    acc[t] = _mm256_load_ps(acc_io + 8 * t);
+  }
   for (int64_t b = 0; b < nbk; b++) {
     __m256i a[QHL_T];
     _Pragma("GCC unroll 16") for (int g = 0; g < 16; g++) {
       const __m256i wg = _mm256_load_si256(&pk[b].g[g]);
       _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
         int32_t xg;
-        memcpy(&xg, &xq[t * QHL_KS + b][2 * g], 4);
+        memcpy(&xg, &xs[t][b].q[2 * g], 4);
         __m256i p = _mm256_madd_epi16(wg, _mm256_set1_epi32(xg));
         a[t] = g == 0 ? p : _mm256_add_epi32(a[t], p);
-        /* keeps the sum a running register (see q4lanes_avx2.h) */
+        /* keeps the sum a running register (see qqlanes_avx2.h) */
         __asm__("" : "+x"(a[t]));
       }
     }
     const __m256 dw = _mm256_load_ps((const float *)&pk[b].d);
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a[t]),
-                               _mm256_mul_ps(dw, _mm256_set1_ps(xs[t * QHL_KS + b])),
+                               _mm256_mul_ps(dw, _mm256_set1_ps(xs[t][b].s)),
                                acc[t]);
   }
-  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc_io[t] = acc[t];
+  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) _mm256_store_ps(acc_io + 8 * t, acc[t]);
 }
 
-typedef void (*qhl_tile_fn)(int64_t nbk, const qhl_blk *pk,
-                            const int16_t (*xq)[32], const float *xs,
-                            __m256 *acc_io);
 #define QHL_ONE(T)                                                           \
-  static void qhl_tile_##T(int64_t nbk, const qhl_blk *pk,                   \
-                           const int16_t (*xq)[32], const float *xs,         \
-                           __m256 *acc_io) {                                 \
-    qhl_tile(T, nbk, pk, xq, xs, acc_io);                                    \
+  static void qhl_tile_##T(int64_t nbk, const void *pk,                      \
+                           const uint8_t *const *x, const void *const *xs,   \
+                           float *acc) {                                     \
+    (void)x;                                                                 \
+    qhl_tile(T, nbk, pk, xs, acc);                                           \
   }
 QHL_ONE(1) QHL_ONE(2) QHL_ONE(3) QHL_ONE(4)
-static const qhl_tile_fn qhl_tiles[QHL_T + 1] = {0, qhl_tile_1, qhl_tile_2,
-                                                 qhl_tile_3, qhl_tile_4};
+static void qhl_pack_q8(const uint8_t *w, size_t ldw, int nr, int64_t nbk,
+                        void *o, const uint8_t *pf) {
+  qhl_pack(0, w, ldw, nr, nbk, o, pf);
+}
+static void qhl_pack_q4(const uint8_t *w, size_t ldw, int nr, int64_t nbk,
+                        void *o, const uint8_t *pf) {
+  qhl_pack(1, w, ldw, nr, nbk, o, pf);
+}
+
+/* The batch families for lanes_walk.h: 8 rows per group, 16 groups per
+ * step (128 rows), slabs of 16 blocks, 4 tokens per tile, passes of 32
+ * tokens converted once per pass when their rows fit the buffer (down to
+ * 16 tokens per pass; else per slab), prefetch one step ahead. */
+NB__LW_CHECK(QHL_G, QHL_KS, sizeof(qhl_blk), QHL_TB, 8, sizeof(qhl_x));
+static const nb__lw qhl_fam[2] = {
+    {8, QHL_KS, QHL_G, QHL_T, QHL_TB, 16, 1, sizeof(nb__block_q8_0),
+     32 * sizeof(nb_f16), sizeof(qhl_blk), sizeof(qhl_x), qhl_pack_q8,
+     qhl_prep, {0, qhl_tile_1, qhl_tile_2, qhl_tile_3, qhl_tile_4}},
+    {8, QHL_KS, QHL_G, QHL_T, QHL_TB, 16, 1, sizeof(nb__block_q4_0),
+     32 * sizeof(nb_f16), sizeof(qhl_blk), sizeof(qhl_x), qhl_pack_q4,
+     qhl_prep, {0, qhl_tile_1, qhl_tile_2, qhl_tile_3, qhl_tile_4}},
+};
 
 /* One token (k <= 32 * QH1_KB): the input converted once, then rows in
  * tiles of 4 over all k, each reading its rows front to back (the prefetch
- * covers the next rows whole). Otherwise: tokens in passes of QHL_TB; rows
- * in steps of QHL_G groups of 8; k in slabs of QHL_KS blocks, each slab of
- * the step's rows packed once and run by every token group of the pass. */
+ * covers the next rows whole). Otherwise the lanes walk. */
 static void walk_qh(int q4, int64_t k, const void *w, size_t ldw,
                     const void *x, size_t ldx, float *y, int64_t ldy,
                     int64_t r0, int64_t r1, int64_t nt) {
   const uint8_t *wb = w;
   const uint8_t *xb = x;
-  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
   const int64_t nb = k / 32;
   if (nt == 1 && nb <= QH1_KB) {
     typedef struct { /* (QH1_KB, 32) converted input + scales */
@@ -272,40 +308,7 @@ static void walk_qh(int q4, int64_t k, const void *w, size_t ldw,
     }
     return;
   }
-  qhl_blk pk[QHL_G][QHL_KS];                     /* (groups, slab blocks) */
-  _Alignas(32) int16_t xq[QHL_TB][QHL_KS][32];   /* (tokens, slab blocks, 32) */
-  float xs[QHL_TB][QHL_KS];                      /* (tokens, slab blocks) */
-  __m256 acc[QHL_G][QHL_TB];                     /* (groups, tokens) */
-  for (int64_t p0 = 0; p0 < nt; p0 += QHL_TB) {
-    const int np = nt - p0 < QHL_TB ? (int)(nt - p0) : QHL_TB;
-    for (int64_t s0 = r0; s0 < r1; s0 += 8 * QHL_G) {
-      const int64_t s1 = s0 + 8 * QHL_G < r1 ? s0 + 8 * QHL_G : r1;
-      const int ng = (int)((s1 - s0 + 7) / 8);
-      for (int g = 0; g < ng; g++)
-        for (int t = 0; t < np; t++) acc[g][t] = _mm256_setzero_ps();
-      for (int64_t ks = 0; ks < nb; ks += QHL_KS) {
-        const int64_t nbk = nb - ks < QHL_KS ? nb - ks : QHL_KS;
-        for (int g = 0; g < ng; g++) {
-          const int64_t rg = s0 + 8 * g;
-          const int nr = s1 - rg < 8 ? (int)(s1 - rg) : 8;
-          qhl_pack(q4, wb + (size_t)rg * ldw + (size_t)ks * bs, ldw, nr, nbk, pk[g],
-                   wb + (size_t)(rg + 8 * QHL_G) * ldw + (size_t)ks * 8 * bs);
-        }
-        for (int t = 0; t < np; t++)
-          qh_convert(xb + (size_t)(p0 + t) * ldx + (size_t)ks * 64, nbk, xq[t], xs[t]);
-        for (int t0 = 0; t0 < np; t0 += QHL_T) {
-          const int n4 = np - t0 < QHL_T ? np - t0 : QHL_T;
-          for (int g = 0; g < ng; g++)
-            qhl_tiles[n4](nbk, pk[g], (const int16_t(*)[32])xq[t0], xs[t0], &acc[g][t0]);
-        }
-      }
-      for (int g = 0; g < ng; g++) {
-        const int64_t rg = s0 + 8 * g;
-        const int nr = s1 - rg < 8 ? (int)(s1 - rg) : 8;
-        for (int t = 0; t < np; t++) st_lanes8(y + (p0 + t) * ldy + rg, acc[g][t], nr);
-      }
-    }
-  }
+  nb__lw_walk(&qhl_fam[q4], k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
 }
 static void gemm_q8_0_f16(int64_t k, const void *w, size_t ldw, const void *x,
                           size_t ldx, float *y, int64_t ldy, int64_t r0,

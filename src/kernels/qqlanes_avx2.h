@@ -13,8 +13,8 @@
  * (madd), about 45 instead of about 55.
  *
  * The interleaving is done on the fly, from the mapped file into a small
- * buffer (8 rows x up to Q4L_KS blocks, in L1/L2): no repacked copy of the
- * weights is kept. Vector g (0..7) of a packed block holds elements
+ * buffer (8 rows x up to Q4L_KS blocks, in L1/L2) by lanes_walk.h's walk:
+ * no repacked copy of the weights is kept. Vector g (0..7) of a packed block holds elements
  * 4g .. 4g + 3 of the 8 rows, matching input bytes 4g.. of the Q8 block
  * (Q4_0: dword g of the 16 quant bytes, low nibbles for g < 4, high
  * nibbles for the elements 16 + 4g.. of g + 4; Q8_0: dword g of the 32).
@@ -22,16 +22,16 @@
  * Per (row r, token t, block b), in every walk:
  *   s = sum_j (q_j - 8) x_j or sum_j q_j x_j   (Q4_0 / Q8_0, exact int32)
  *   acc = fma((float)s, d_w * d_x, acc)  (one float per row, blocks in order)
- * and y = acc. The one-token walk is the batch walk with one token, so
+ * and y = acc. avx2.c's one-token walk runs the same arithmetic, so
  * results never depend on the batch, the row split or the tile.
  */
+
+#include "lanes_walk.h"
 
 #define Q4L_KS 64   /* blocks of a k-slab packed at once (8 rows: 18 KiB) */
 #define Q4L_G 4     /* row groups of 8 packed per slab (32 rows) */
 #define Q4L_T 4     /* tokens per tile */
 #define Q4L_TB 64   /* tokens per pass, at most */
-#define Q4L_XP 16384 /* (token, block) input scalars per pass (128 KiB;
-                        stack in all ~210 KiB) */
 
 typedef struct q4l_blk { /* one block of 8 rows, interleaved */
   __m256i g[8]; /* (8 k-groups) x (8 rows x 4 bytes): Q4_0 q in [0, 15],
@@ -50,7 +50,8 @@ typedef struct q4l_x { /* a token's input scalars of one block */
  * are one contiguous region, swept 8 blocks' bytes per block over k
  * (nb__pf_span), so it is requested whole by the time the step gets there. */
 NB__ALWAYS_INLINE void q4l_pack(int q4, const uint8_t *w, size_t ldw, int nr,
-                                int64_t nbk, q4l_blk *o, const uint8_t *pf) {
+                                int64_t nbk, void *ov, const uint8_t *pf) {
+  q4l_blk *o = ov;
   const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
   const uint8_t *p[8];
   for (int i = 0; i < 8; i++) p[i] = w + (size_t)(i < nr ? i : nr - 1) * ldw;
@@ -99,7 +100,8 @@ NB__ALWAYS_INLINE void q4l_pack(int q4, const uint8_t *w, size_t ldw, int nr,
 /* d_x (and for Q4_0 8 * sum x) of blocks [0, nbk) of one token's Q8 row
  * x. Done once per token and pass, not per row step: recomputed per step
  * it took a sixth of the tile time. */
-static void q4l_prep(int q4, const uint8_t *x, int64_t nbk, q4l_x *o) {
+NB__ALWAYS_INLINE void q4l_prep(int q4, const uint8_t *x, int64_t nbk, void *ov) {
+  q4l_x *o = ov;
   const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < nbk; b++) {
     const uint8_t *blk = x + (size_t)b * sizeof(nb__block_q8_0);
@@ -113,15 +115,20 @@ static void q4l_prep(int q4, const uint8_t *x, int64_t nbk, q4l_x *o) {
   }
 }
 
-/* T tokens x one packed group of 8 rows over nbk blocks. x[t]: token t's
- * Q8 slab, xs[t] its input scalars at the slab; acc_io: (T) 8-row
- * accumulators kept between slabs. */
-NB__ALWAYS_INLINE void q4l_tile(int T, int q4, int64_t nbk, const q4l_blk *pk,
-                                const uint8_t *const *x, const q4l_x *const *xs,
-                                __m256 *acc_io) {
+/* T tokens x one packed group of 8 rows over nbk blocks (nb__lw_tile_fn):
+ * x[t] token t's Q8 row at the slab, xs[t] its input scalars there;
+ * acc: (T, 8) kept between slabs. */
+NB__ALWAYS_INLINE void q4l_tile(int T, int q4, int64_t nbk, const void *pkv,
+                                const uint8_t *const *x, const void *const *xsv,
+                                float *acc_io) {
+  const q4l_blk *pk = pkv;
+  const q4l_x *xs[Q4L_T];
   const __m256i ones16 = _mm256_set1_epi16(1);
   __m256 acc[Q4L_T];
-  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[t] = acc_io[t];
+  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+    xs[t] = xsv[t];
+    acc[t] = _mm256_load_ps(acc_io + 8 * t);
+  }
   for (int64_t b = 0; b < nbk; b++) {
     __m256i a[Q4L_T];
     _Pragma("GCC unroll 8") for (int g = 0; g < 8; g++) {
@@ -157,92 +164,39 @@ NB__ALWAYS_INLINE void q4l_tile(int T, int q4, int64_t nbk, const q4l_blk *pk,
                                acc[t]);
     }
   }
-  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc_io[t] = acc[t];
+  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) _mm256_store_ps(acc_io + 8 * t, acc[t]);
 }
 
-typedef void (*q4l_tile_fn)(int64_t nbk, const q4l_blk *pk,
-                            const uint8_t *const *x, const q4l_x *const *xs,
-                            __m256 *acc_io);
 #define Q4L_ONE(Q, T)                                                        \
-  static void q4l_tile_##Q##_##T(int64_t nbk, const q4l_blk *pk,             \
-                                 const uint8_t *const *x, const q4l_x *const *xs,   \
-                                 __m256 *acc_io) {                           \
-    q4l_tile(T, Q, nbk, pk, x, xs, acc_io);                                  \
+  static void q4l_tile_##Q##_##T(int64_t nbk, const void *pk,                \
+                                 const uint8_t *const *x,                    \
+                                 const void *const *xs, float *acc) {        \
+    q4l_tile(T, Q, nbk, pk, x, xs, acc);                                     \
   }
 Q4L_ONE(0, 1) Q4L_ONE(0, 2) Q4L_ONE(0, 3) Q4L_ONE(0, 4)
 Q4L_ONE(1, 1) Q4L_ONE(1, 2) Q4L_ONE(1, 3) Q4L_ONE(1, 4)
-/* [q4][tokens] */
-static const q4l_tile_fn q4l_tiles[2][Q4L_T + 1] = {
-    {0, q4l_tile_0_1, q4l_tile_0_2, q4l_tile_0_3, q4l_tile_0_4},
-    {0, q4l_tile_1_1, q4l_tile_1_2, q4l_tile_1_3, q4l_tile_1_4}};
 
-static void q4l_pack_q4(const uint8_t *w, size_t ldw, int nr, int64_t nbk,
-                        q4l_blk *o, const uint8_t *pf) {
-  q4l_pack(1, w, ldw, nr, nbk, o, pf);
-}
-static void q4l_pack_q8(const uint8_t *w, size_t ldw, int nr, int64_t nbk,
-                        q4l_blk *o, const uint8_t *pf) {
-  q4l_pack(0, w, ldw, nr, nbk, o, pf);
-}
-
-/* The walk: tokens in passes of Q4L_TB; rows in steps of Q4L_G groups of 8;
- * k in slabs of Q4L_KS blocks, each slab of the step's rows packed once and
- * then run by every token group of the pass. */
-static void walk_q4l(int q4, int64_t k, const void *w, size_t ldw, const void *x,
-                     size_t ldx, float *y, int64_t ldy, int64_t r0,
-                     int64_t r1, int64_t nt) {
-  const uint8_t *wb = w, *xb = x;
-  const int64_t nb = k / 32;
-  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
-  const size_t xbs = sizeof(nb__block_q8_0);
-  q4l_blk pk[Q4L_G][Q4L_KS];                 /* (groups, slab blocks) */
-  q4l_x xp[Q4L_XP];                          /* (tokens of the pass, nb) */
-  const q4l_x *xs[Q4L_TB];                   /* token rows' scalars at the slab */
-  __m256 acc[Q4L_G][Q4L_TB];                 /* (groups, tokens) */
-  const uint8_t *xr[Q4L_TB];                 /* token rows at the slab */
-  /* one token: one group per step, so the packed slab is still in L1 */
-  const int gmax = nt == 1 ? 1 : Q4L_G;
-  /* tokens per pass: as many as the scalars' buffer holds, up to Q4L_TB */
-  const int64_t tb = nb * Q4L_TB <= Q4L_XP ? Q4L_TB : (Q4L_XP / nb > 0 ? Q4L_XP / nb : 1);
-  for (int64_t p0 = 0; p0 < nt; p0 += tb) {
-    const int np = nt - p0 < tb ? (int)(nt - p0) : (int)tb;
-    const int xpb = np * nb <= Q4L_XP; /* else: one token, k too long */
-    if (xpb)
-      for (int t = 0; t < np; t++) q4l_prep(q4, xb + (size_t)(p0 + t) * ldx, nb, xp + t * nb);
-    for (int64_t s0 = r0; s0 < r1; s0 += 8 * gmax) {
-      const int64_t s1 = s0 + 8 * gmax < r1 ? s0 + 8 * gmax : r1;
-      const int ng = (int)((s1 - s0 + 7) / 8);
-      for (int g = 0; g < ng; g++)
-        for (int t = 0; t < np; t++) acc[g][t] = _mm256_setzero_ps();
-      for (int64_t ks = 0; ks < nb; ks += Q4L_KS) {
-        const int64_t nbk = nb - ks < Q4L_KS ? nb - ks : Q4L_KS;
-        for (int g = 0; g < ng; g++) {
-          const int64_t rg = s0 + 8 * g;
-          const int nr = s1 - rg < 8 ? (int)(s1 - rg) : 8;
-          const uint8_t *wg = wb + (size_t)rg * ldw + (size_t)ks * bs;
-          (q4 ? q4l_pack_q4 : q4l_pack_q8)(wg, ldw, nr, nbk, pk[g],
-                   wb + (size_t)(rg + 16 * gmax) * ldw + (size_t)ks * 8 * bs);
-        }
-        for (int t = 0; t < np; t++) {
-          xr[t] = xb + (size_t)(p0 + t) * ldx + (size_t)ks * xbs;
-          if (xpb) {
-            xs[t] = xp + t * nb + ks;
-          } else { /* nb > Q4L_XP: per slab (k > 524288, never in practice) */
-            q4l_prep(q4, xr[t], nbk, xp);
-            xs[t] = xp;
-          }
-        }
-        for (int t0 = 0; t0 < np; t0 += Q4L_T) {
-          const int nt4 = np - t0 < Q4L_T ? np - t0 : Q4L_T;
-          for (int g = 0; g < ng; g++)
-            q4l_tiles[q4][nt4](nbk, pk[g], &xr[t0], &xs[t0], &acc[g][t0]);
-        }
-      }
-      for (int g = 0; g < ng; g++) {
-        const int64_t rg = s0 + 8 * g;
-        const int nr = s1 - rg < 8 ? (int)(s1 - rg) : 8;
-        for (int t = 0; t < np; t++) st_lanes8(y + (p0 + t) * ldy + rg, acc[g][t], nr);
-      }
-    }
+#define Q4L_FAM(Q, PACK, PREP)                                               \
+  static void PACK(const uint8_t *w, size_t ldw, int nr, int64_t nbk,        \
+                   void *o, const uint8_t *pf) {                             \
+    q4l_pack(Q, w, ldw, nr, nbk, o, pf);                                     \
+  }                                                                          \
+  static void PREP(const uint8_t *x, int64_t nbk, void *o) {                 \
+    q4l_prep(Q, x, nbk, o);                                                  \
   }
-}
+Q4L_FAM(0, q4l_pack_q8, q4l_prep_q8)
+Q4L_FAM(1, q4l_pack_q4, q4l_prep_q4)
+
+/* The two families for lanes_walk.h: 8 rows per group, 4 groups per step
+ * (32 rows), slabs of 64 blocks (18 KiB per group), 4 tokens per tile,
+ * passes of 64 tokens whose input scalars are prepared once (passes get
+ * shorter rather than preparing per slab), prefetch two steps ahead. */
+NB__LW_CHECK(Q4L_G, Q4L_KS, sizeof(q4l_blk), Q4L_TB, 8, sizeof(q4l_x));
+static const nb__lw q4l_fam[2] = {
+    {8, Q4L_KS, Q4L_G, Q4L_T, Q4L_TB, 1, 2, sizeof(nb__block_q8_0),
+     sizeof(nb__block_q8_0), sizeof(q4l_blk), sizeof(q4l_x), q4l_pack_q8,
+     q4l_prep_q8, {0, q4l_tile_0_1, q4l_tile_0_2, q4l_tile_0_3, q4l_tile_0_4}},
+    {8, Q4L_KS, Q4L_G, Q4L_T, Q4L_TB, 1, 2, sizeof(nb__block_q4_0),
+     sizeof(nb__block_q8_0), sizeof(q4l_blk), sizeof(q4l_x), q4l_pack_q4,
+     q4l_prep_q4, {0, q4l_tile_1_1, q4l_tile_1_2, q4l_tile_1_3, q4l_tile_1_4}},
+};

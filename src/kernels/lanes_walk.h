@@ -1,0 +1,149 @@
+/*
+ * lanes_walk.h: the batch walk of every "weight rows in the lanes" kernel
+ * family (qqlanes_avx2.h: Q8 input, 8 rows; fixed16_x86.h: F16 input, 8
+ * rows; avx512.c: Q8 input, 16 rows). ISA-independent C: a family
+ * describes itself in an nb__lw (how to pack a slab of weights, how to
+ * prepare a token's input, its tiles) and nb__lw_walk drives it, so the
+ * blocking of weights and tokens is written once.
+ *
+ * The walk: tokens in passes of up to f->tb; rows in steps of f->g groups
+ * of f->lanes rows; k in slabs of f->ks blocks. Each slab of a step's rows
+ * is packed once (interleaved on the fly from the mapping into a buffer
+ * that stays in L1/L2; no repacked copy of the weights is kept) and then
+ * run by every token group of the pass, f->tt tokens per tile. A token's
+ * input is prepared (f->prep: scalars, or a conversion) once per pass when
+ * the pass's whole rows fit the buffer, else once per slab.
+ *
+ * Determinism (kernels.h): a family's tile computes each (row, token) with
+ * its own accumulator lane, blocks in k order, whatever the tile's token
+ * count, the step or the pass; so the walk's blocking never changes a
+ * result.
+ */
+#ifndef NB_LANES_WALK_H
+#define NB_LANES_WALK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define NB__LW_TT 8                /* tokens per tile, at most */
+#define NB__LW_TB 64               /* tokens per pass, at most */
+#define NB__LW_LANES 16            /* rows per group, at most */
+#define NB__LW_PK (136 * 1024)     /* packed slab buffer, bytes */
+#define NB__LW_XP (128 * 1024)     /* prepared input buffer, bytes */
+#define NB__LW_ACC 4096            /* accumulator floats (g * tb * lanes) */
+
+/* Packs blocks [0, nbk) of rows w + i * ldw (i < nr <= lanes; missing
+ * rows repeat the last one, their lanes are never stored) into pk. pf:
+ * where this group's share of the prefetch starts (the group's rows
+ * f->pf_steps steps ahead, swept lanes blocks' bytes per packed block). */
+typedef void (*nb__lw_pack_fn)(const uint8_t *w, size_t ldw, int nr,
+                               int64_t nbk, void *pk, const uint8_t *pf);
+/* Prepares blocks [0, nbk) of one token's input row x into xp. */
+typedef void (*nb__lw_prep_fn)(const uint8_t *x, int64_t nbk, void *xp);
+/* T tokens x one packed group over nbk blocks. x[t]: token t's input row
+ * at the slab, xp[t] its prepared blocks at the slab; acc: (T, lanes)
+ * floats kept between slabs (read at entry, written at exit). */
+typedef void (*nb__lw_tile_fn)(int64_t nbk, const void *pk,
+                               const uint8_t *const *x,
+                               const void *const *xp, float *acc);
+
+typedef struct nb__lw {
+  int lanes;      /* rows per packed group (8 or 16) */
+  int ks;         /* blocks per k-slab */
+  int g;          /* groups per row step (one token: 1) */
+  int tt;         /* tokens per tile, at most (<= NB__LW_TT) */
+  int tb;         /* tokens per pass, at most (<= NB__LW_TB) */
+  int tb_min;     /* fewest tokens per pass worth preparing whole rows for
+                     (below: prepare per slab) */
+  int pf_steps;   /* prefetch distance, row steps */
+  size_t wbs;     /* bytes of one weight block */
+  size_t xbs;     /* bytes of one input block */
+  size_t pkb;     /* bytes of one packed block (one group) */
+  size_t xpb;     /* bytes of one block's prepared input */
+  nb__lw_pack_fn pack;
+  nb__lw_prep_fn prep;
+  nb__lw_tile_fn tile[NB__LW_TT + 1]; /* [tokens], 1..tt */
+} nb__lw;
+
+/* The buffers must hold a family's step, slab and pass: checked where a
+ * family is defined (NB__LW_CHECK). */
+#define NB__LW_CHECK(G, KS, PKB, TB, LANES, XPB)                            \
+  _Static_assert((G) * (KS) * (PKB) <= NB__LW_PK, "slab buffer");            \
+  _Static_assert((G) * (TB) * (LANES) <= NB__LW_ACC, "accumulators");        \
+  _Static_assert((TB) * (KS) * (XPB) <= NB__LW_XP, "input buffer");          \
+  _Static_assert((LANES) <= NB__LW_LANES, "lanes")
+
+/* y[t * ldy + r] for rows [r0, r1), tokens [0, nt): the gemm of kernels.h
+ * with k a multiple of 32 (every family's block). */
+static void nb__lw_walk(const nb__lw *f, int64_t k, const void *w,
+                        size_t ldw, const void *x, size_t ldx, float *y,
+                        int64_t ldy, int64_t r0, int64_t r1, int64_t nt) {
+  const uint8_t *wb = w, *xb = x;
+  const int64_t nb = k / 32;
+  const int L = f->lanes;
+  _Alignas(64) unsigned char pk[NB__LW_PK]; /* (groups, slab blocks) packed */
+  _Alignas(64) unsigned char xp[NB__LW_XP]; /* (tokens, blocks) prepared */
+  _Alignas(64) float acc[NB__LW_ACC];       /* (groups, tokens, lanes) */
+  const uint8_t *xr[NB__LW_TB];             /* token rows at the slab */
+  const void *xs[NB__LW_TB];                /* prepared blocks at the slab */
+  /* one token: one group per step, so the packed slab is still in L1 */
+  const int gmax = nt == 1 ? 1 : f->g;
+  /* tokens per pass: fewer than f->tb if that lets whole rows be
+   * prepared once per pass (down to f->tb_min) */
+  int64_t tb = f->tb;
+  const int64_t fit = (int64_t)(NB__LW_XP / f->xpb) / nb;
+  if (fit < tb && fit >= f->tb_min) tb = fit;
+  /* passes of equal size (64 tokens by 30: 22, 21, 21, not 30, 30, 4:
+   * a short last pass would pack the weights for few tokens) */
+  const int64_t npass = (nt + tb - 1) / tb;
+  tb = (nt + npass - 1) / npass;
+  const size_t pfo = (size_t)(L * gmax * f->pf_steps);
+  for (int64_t p0 = 0; p0 < nt; p0 += tb) {
+    const int np = nt - p0 < tb ? (int)(nt - p0) : (int)tb;
+    const int whole = (size_t)np * (size_t)nb * f->xpb <= NB__LW_XP;
+    if (whole)
+      for (int t = 0; t < np; t++)
+        f->prep(xb + (size_t)(p0 + t) * ldx, nb, xp + (size_t)t * nb * f->xpb);
+    for (int64_t s0 = r0; s0 < r1; s0 += (int64_t)L * gmax) {
+      const int64_t s1 = s0 + (int64_t)L * gmax < r1 ? s0 + (int64_t)L * gmax : r1;
+      const int ng = (int)((s1 - s0 + L - 1) / L);
+      memset(acc, 0, (size_t)ng * (size_t)np * (size_t)L * sizeof(float));
+      for (int64_t ks = 0; ks < nb; ks += f->ks) {
+        const int64_t nbk = nb - ks < f->ks ? nb - ks : f->ks;
+        for (int g = 0; g < ng; g++) {
+          const int64_t rg = s0 + (int64_t)L * g;
+          const int nr = s1 - rg < L ? (int)(s1 - rg) : L;
+          f->pack(wb + (size_t)rg * ldw + (size_t)ks * f->wbs, ldw, nr, nbk,
+                  pk + (size_t)g * f->ks * f->pkb,
+                  wb + (size_t)rg * ldw + pfo * ldw + (size_t)ks * L * f->wbs);
+        }
+        for (int t = 0; t < np; t++) {
+          xr[t] = xb + (size_t)(p0 + t) * ldx + (size_t)ks * f->xbs;
+          if (whole) {
+            xs[t] = xp + ((size_t)t * nb + (size_t)ks) * f->xpb;
+          } else {
+            unsigned char *o = xp + (size_t)t * f->ks * f->xpb;
+            f->prep(xr[t], nbk, o);
+            xs[t] = o;
+          }
+        }
+        for (int t0 = 0; t0 < np; t0 += f->tt) {
+          const int n = np - t0 < f->tt ? np - t0 : f->tt;
+          for (int g = 0; g < ng; g++)
+            f->tile[n](nbk, pk + (size_t)g * f->ks * f->pkb, &xr[t0], &xs[t0],
+                       acc + ((size_t)g * np + (size_t)t0) * L);
+        }
+      }
+      for (int g = 0; g < ng; g++) {
+        const int64_t rg = s0 + (int64_t)L * g;
+        const int nr = s1 - rg < L ? (int)(s1 - rg) : L;
+        for (int t = 0; t < np; t++)
+          memcpy(y + (p0 + t) * ldy + rg, acc + ((size_t)g * np + (size_t)t) * L,
+                 (size_t)nr * sizeof(float));
+      }
+    }
+  }
+}
+
+#endif /* NB_LANES_WALK_H */

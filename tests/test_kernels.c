@@ -327,9 +327,9 @@ START_TEST(test_gemm_vs_scalar) {
                 cases++;
               }
             }
-        /* larger shapes for the lane-packed batch walks (x86: 8 rows in
-         * the lanes, rows in steps of 32 (Q8 input) or 128 (F16 input),
-         * tokens in passes of 64 or 32, k in slabs of 64 or 16 blocks):
+        /* larger shapes for the lane-packed batch walks (lanes_walk.h;
+         * x86: 8 or 16 rows in the lanes, rows in steps of 32, 64 or 128,
+         * tokens in passes of up to 64, k in slabs of 16 to 64 blocks):
          * several steps with a row tail, several passes with a token
          * tail, several slabs (65 blocks) */
         static const int64_t big[][2] = {{45, 70}, {137, 40}};

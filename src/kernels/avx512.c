@@ -11,11 +11,11 @@
  *    p = w_lo * x_lo + w_hi * x_hi, then acc = fma(p, d_w, acc).
  *  - Q8_0/Q4_0 weights x F16 inputs: fixed16_x86.h, shared with avx2.c.
  *  - Q8_0/Q4_0 weights x Q8 inputs: VNNI vpdpbusd (unsigned x signed bytes,
- *    int32 accumulation, no saturation) on 512-bit vectors, two blocks each:
- *    Q4_0: sum (q - 8) x = dpbusd(-8 * sum x, q, x), q in [0, 15];
- *    Q8_0: sum w x = dpbusd(-128 * sum x, w + 128, x), exact for every int8
- *    pair (including -128, unlike the AVX2 sign trick).
- *    Then acc = fma((float)s, d_w * d_x, acc).
+ *    int32 accumulation, no saturation) with 16 weight rows in the lanes
+ *    (qqlanes_avx512.h): Q4_0 sum (q - 8) x = dpbusd(-8 * sum x, q, x),
+ *    q in [0, 15]; Q8_0 sum w x = dpbusd(-128 * sum x, w + 128, x), exact
+ *    for every int8 pair (including -128, unlike the AVX2 sign trick).
+ *    Then acc = fma((float)s, d_w * d_x, acc), one float per row.
  * This file cannot be executed on the machine it was written on (Zen 3, no
  * AVX-512); test_kernels runs it wherever the CPU has the features.
  */
@@ -141,106 +141,19 @@ NB__ALWAYS_INLINE void tile_qf(int R, int T, int q4, int xf32, int64_t k,
     for (int t = 0; t < T; t++) y[t * ldy + r] = hsum16(acc[r][t]);
 }
 
-/* ---------------------------------------- Q8_0 / Q4_0 weights x Q8 input
- *
- * Two 32-blocks per 512-bit vector: block b in the low 256 bits, block b+1 in
- * the high 256 bits, so one vpdpbusd, one conversion and one FMA serve two
- * blocks (the AVX2 kernels spend those per block). The int32 block sums are
- * exact as before; lanes 0-7 accumulate the even blocks and lanes 8-15 the
- * odd ones, each with its own d_w * d_x; an odd last block runs alone in the
- * low half (the high half gets zero weights, inputs and scales, adding +0).
- * Every tile shape runs this same sequence per (row, token), so the
- * determinism contract holds. */
+/* ---------------------------------------- Q8_0 / Q4_0 weights x Q8 input:
+ * 16 weight rows in the lanes, vpdpbusd (qqlanes_avx512.h) */
+#include "qqlanes_avx512.h"
 
-/* Input side of the block pair (b, b+1) of one token (two = 0: b alone):
- * xv the 64 int8 inputs, xa the bias dpbusd starts from (Q4_0: -8 * lane
- * sums of x, for q in [0, 15]; Q8_0: -128 * lane sums, for w + 128),
- * dx the two scales, 8 lanes each. */
-NB__ALWAYS_INLINE void qq_xpair(int q4, int two, const uint8_t *blk,
-                                __m512i *xv, __m512i *xa, __m512 *dx) {
-  const size_t xs = sizeof(nb__block_q8_0);
-  __m256i lo = _mm256_loadu_si256((const __m256i *)(blk + 2));
-  __m256i hi = two ? _mm256_loadu_si256((const __m256i *)(blk + xs + 2))
-                   : _mm256_setzero_si256();
-  *xv = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-  __m512i sx = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
-                                   _mm512_set1_epi8(1), *xv);
-  *xa = _mm512_sub_epi32(_mm512_setzero_si512(),
-                         _mm512_slli_epi32(sx, q4 ? 3 : 7));
-  *dx = ld_scale16(blk, two ? blk + xs : NULL);
+static void gemm_q8_0_q8(int64_t k, const void *w, size_t ldw, const void *x,
+                         size_t ldx, float *y, int64_t ldy, int64_t r0,
+                         int64_t r1, int64_t nt) {
+  walk_q16(0, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
 }
-
-/* Weight side of the block pair (b, b+1) of one row: 64 unsigned weights
- * (Q4_0: q in [0, 15]; Q8_0: w + 128) and the two scales. */
-NB__ALWAYS_INLINE __m512i qq_wpair(int q4, int two, const uint8_t *blk,
-                                   __m512 *dw) {
-  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
-  __m512i q;
-  if (q4) {
-    /* 128-bit lanes [qs_b, qs_b, qs_b+1, qs_b+1] (two broadcasts), the
-     * odd lanes shifted by 4, masked: each block's low nibbles then its high
-     * nibbles, element order as q4_unpack_u8 */
-    __m512i t = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(blk + 2)));
-    t = _mm512_inserti64x4(
-        t, two ? _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + bs + 2)))
-               : _mm256_setzero_si256(), 1); /* no block b+1: zero weights */
-    t = _mm512_srlv_epi64(t, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4));
-    q = _mm512_and_si512(t, _mm512_set1_epi8(0x0f));
-  } else {
-    __m256i lo = _mm256_loadu_si256((const __m256i *)(blk + 2));
-    q = _mm512_castsi256_si512(lo);
-    q = _mm512_xor_si512(
-        _mm512_inserti64x4(q, two ? _mm256_loadu_si256((const __m256i *)(blk + bs + 2))
-                                  : _mm256_setzero_si256(), 1),
-        _mm512_set1_epi8((char)0x80));
-    /* no block b+1: its weights are 0 after the bias too (x is 0 there) */
-    if (!two) q = _mm512_inserti64x4(q, _mm256_setzero_si256(), 1);
-  }
-  *dw = ld_scale16(blk, two ? blk + bs : NULL);
-  return q;
-}
-
-/* One block pair of an R x T tile. */
-NB__ALWAYS_INLINE void qq_step(int R, int T, int q4, int two, int64_t b,
-                               const uint8_t *w, size_t ldw,
-                               const uint8_t *x, size_t ldx,
-                               __m512 acc[NB__TMAX_R][NB__TMAX_T]) {
-  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
-  const size_t xs = sizeof(nb__block_q8_0);
-  __m512i xv[NB__TMAX_T], xa[NB__TMAX_T];
-  __m512 dx[NB__TMAX_T];
-  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
-    qq_xpair(q4, two, x + t * ldx + b * xs, &xv[t], &xa[t], &dx[t]);
-  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
-    __m512 dw;
-    __m512i q = qq_wpair(q4, two, w + r * ldw + b * bs, &dw);
-    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-      __m512i s = _mm512_dpbusd_epi32(xa[t], q, xv[t]);
-      acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
-                                  _mm512_mul_ps(dw, dx[t]), acc[r][t]);
-    }
-  }
-}
-
-NB__ALWAYS_INLINE void tile_qq(int R, int T, int q4, int64_t k,
-                               const uint8_t *w, size_t ldw,
-                               const uint8_t *x, size_t ldx, float *y,
-                               int64_t ldy) {
-  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
-  __m512 acc[NB__TMAX_R][NB__TMAX_T];
-  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
-    acc[r][t] = _mm512_setzero_ps();
-  const int64_t nb = k / 32;
-  const uint8_t *pf = w + (size_t)NB__PF_TILES * R * ldw;
-  int64_t b = 0;
-  for (; b + 2 <= nb; b += 2) {
-    nb__pf_span(pf + b * R * bs, 2 * R * bs);
-    qq_step(R, T, q4, 1, b, w, ldw, x, ldx, acc);
-  }
-  if (b < nb) qq_step(R, T, q4, 0, b, w, ldw, x, ldx, acc);
-  for (int r = 0; r < R; r++)
-    for (int t = 0; t < T; t++) y[t * ldy + r] = hsum16(acc[r][t]);
+static void gemm_q4_0_q8(int64_t k, const void *w, size_t ldw, const void *x,
+                         size_t ldx, float *y, int64_t ldy, int64_t r0,
+                         int64_t r1, int64_t nt) {
+  walk_q16(1, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
 }
 
 /* Q8_0 / Q4_0 weights x F16 input: the 16-bit fixed-point kernels shared
@@ -253,21 +166,15 @@ NB__ALWAYS_INLINE void tile_qq(int R, int T, int q4, int64_t k,
 #define FAM_F16_F32(R, T, ...) tile_f16(R, T, 1, __VA_ARGS__)
 #define FAM_Q8_F32(R, T, ...) tile_qf(R, T, 0, 1, __VA_ARGS__)
 #define FAM_Q4_F32(R, T, ...) tile_qf(R, T, 1, 1, __VA_ARGS__)
-#define FAM_Q8_Q8(R, T, ...) tile_qq(R, T, 0, __VA_ARGS__)
-#define FAM_Q4_Q8(R, T, ...) tile_qq(R, T, 1, __VA_ARGS__)
 NB__TILES(FAM_F16_F16)
 NB__TILES(FAM_F16_F32)
 NB__TILES(FAM_Q8_F32)
 NB__TILES(FAM_Q4_F32)
-NB__TILES(FAM_Q8_Q8)
-NB__TILES(FAM_Q4_Q8)
 
 NB__GEMM(gemm_f16_f16, FAM_F16_F16, NB_TYPE_F16, 4, 4)
 NB__GEMM(gemm_f16_f32, FAM_F16_F32, NB_TYPE_F16, 4, 4)
 NB__GEMM(gemm_q8_0_f32, FAM_Q8_F32, NB_TYPE_Q8_0, 4, 4)
 NB__GEMM(gemm_q4_0_f32, FAM_Q4_F32, NB_TYPE_Q4_0, 4, 4)
-NB__GEMM(gemm_q8_0_q8, FAM_Q8_Q8, NB_TYPE_Q8_0, 4, 4)
-NB__GEMM(gemm_q4_0_q8, FAM_Q4_Q8, NB_TYPE_Q4_0, 4, 4)
 
 /* ------------------------------------------------------------ conversions */
 

@@ -74,20 +74,20 @@ NB__ALWAYS_INLINE void tile_f16(int R, int T, int xf32, int64_t k,
                                 const uint8_t *x, size_t ldx, float *y,
                                 int64_t ldy) {
   __m512 acc[NB__TMAX_R][NB__TMAX_T];
-  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+  NB__UNROLL(4) for (int r = 0; r < R; r++)
+  NB__UNROLL(4) for (int t = 0; t < T; t++)
     acc[r][t] = _mm512_setzero_ps();
   const uint8_t *pf = w + (size_t)NB__PF_TILES * R * ldw;
   int64_t i = 0;
   for (; i + 16 <= k; i += 16) {
     nb__pf_span(pf + 2 * i * R, 32 * R);
     __m512 xv[NB__TMAX_T];
-    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+    NB__UNROLL(4) for (int t = 0; t < T; t++)
       xv[t] = ld_x16(xf32, x + t * ldx, i);
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+    NB__UNROLL(4) for (int r = 0; r < R; r++) {
       __m512 wv = _mm512_cvtph_ps(
           _mm256_loadu_si256((const __m256i *)(w + r * ldw + 2 * i)));
-      _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+      NB__UNROLL(4) for (int t = 0; t < T; t++)
         acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
     }
   }
@@ -108,8 +108,8 @@ NB__ALWAYS_INLINE void tile_qf(int R, int T, int q4, int xf32, int64_t k,
                                int64_t ldy) {
   const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
   __m512 acc[NB__TMAX_R][NB__TMAX_T];
-  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
-  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+  NB__UNROLL(4) for (int r = 0; r < R; r++)
+  NB__UNROLL(4) for (int t = 0; t < T; t++)
     acc[r][t] = _mm512_setzero_ps();
   const int64_t nb = k / 32;
   const uint8_t *pf = w + (size_t)NB__PF_TILES * R * ldw;
@@ -117,20 +117,20 @@ NB__ALWAYS_INLINE void tile_qf(int R, int T, int q4, int xf32, int64_t k,
     nb__pf_span(pf + b * R * bs, R * bs);
     __m256i q[NB__TMAX_R];
     __m512 d[NB__TMAX_R];
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+    NB__UNROLL(4) for (int r = 0; r < R; r++) {
       const uint8_t *blk = w + r * ldw + b * bs;
       q[r] = q4 ? q4_unpack_s8(blk + 2)
                 : _mm256_loadu_si256((const __m256i *)(blk + 2));
       d[r] = _mm512_set1_ps(ld_scale(blk));
     }
     __m512 x0[NB__TMAX_T], x1[NB__TMAX_T];
-    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+    NB__UNROLL(4) for (int t = 0; t < T; t++) {
       x0[t] = ld_x16(xf32, x + t * ldx, b * 32);
       x1[t] = ld_x16(xf32, x + t * ldx, b * 32 + 16);
     }
-    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+    NB__UNROLL(4) for (int r = 0; r < R; r++) {
       __m512 w0 = s8_to_f32(q[r], 0), w1 = s8_to_f32(q[r], 1);
-      _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+      NB__UNROLL(4) for (int t = 0; t < T; t++) {
         __m512 p = _mm512_mul_ps(w0, x0[t]);
         p = _mm512_fmadd_ps(w1, x1[t], p);
         acc[r][t] = _mm512_fmadd_ps(p, d[r], acc[r][t]);
@@ -159,6 +159,18 @@ static void gemm_q4_0_q8(int64_t k, const void *w, size_t ldw, const void *x,
 /* Q8_0 / Q4_0 weights x F16 input: the 16-bit fixed-point kernels shared
  * with avx2.c (same numbers on both sets; see the header). */
 #include "fixed16_x86.h"
+#include "fixed16_avx512.h"
+
+static void gemm_q8_0_f16(int64_t k, const void *w, size_t ldw, const void *x,
+                          size_t ldx, float *y, int64_t ldy, int64_t r0,
+                          int64_t r1, int64_t nt) {
+  walk_qh(&qh16_fam[0], 0, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
+}
+static void gemm_q4_0_f16(int64_t k, const void *w, size_t ldw, const void *x,
+                          size_t ldx, float *y, int64_t ldy, int64_t r0,
+                          int64_t r1, int64_t nt) {
+  walk_qh(&qh16_fam[1], 1, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
+}
 
 /* ------------------------------------------------- families and entries */
 

@@ -2,7 +2,7 @@
  * fixed16_x86.h: Q8_0/Q4_0 weights x F16 input on x86 (AVX2 instructions,
  * 256-bit), shared verbatim by avx2.c and avx512.c so both sets compute the
  * same numbers: the input in 16-bit fixed point per block, integer weight
- * dots with vpmaddwd. Defines gemm_q8_0_f16 and gemm_q4_0_f16 (static).
+ * dots with vpmaddwd. Defines walk_qh (the gemm of either weight type).
  * Include after tile.h from a file compiled with at least AVX2, FMA, F16C.
  */
 #ifndef NB_FIXED16_X86_H
@@ -57,7 +57,7 @@ NB__ALWAYS_INLINE void qh_convert1(const uint8_t *x, int16_t *q, float *s) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
   __m256 v[4];
   __m256 m = _mm256_setzero_ps();
-  _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+  NB__UNROLL(4) for (int j = 0; j < 4; j++) {
     v[j] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 16 * j)));
     m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[j]));
   }
@@ -108,13 +108,13 @@ NB__ALWAYS_INLINE void tile_qh1(int R, int q4, int64_t nb, const uint8_t *w,
                                 const uint8_t *pf) {
   const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
   __m128 acc = _mm_setzero_ps();
-  _Pragma("GCC unroll 2") for (int64_t b = 0; b < nb; b++) {
+  NB__UNROLL(2) for (int64_t b = 0; b < nb; b++) {
     nb__pf_span(pf + b * R * bs, R * bs);
     const __m256i x0 = _mm256_load_si256((const __m256i *)xq[b]);
     const __m256i x1 = _mm256_load_si256((const __m256i *)xq[b] + 1);
     __m256i s[4];
     __m128i dw = _mm_setzero_si128();
-    _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
+    NB__UNROLL(4) for (int r = 0; r < 4; r++) {
       if (r >= R) {
         s[r] = _mm256_setzero_si256();
         continue;
@@ -133,7 +133,7 @@ NB__ALWAYS_INLINE void tile_qh1(int R, int q4, int64_t nb, const uint8_t *w,
   }
   _Alignas(16) float o[4];
   _mm_store_ps(o, acc);
-  _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) y[r] = o[r];
+  NB__UNROLL(4) for (int r = 0; r < R; r++) y[r] = o[r];
 }
 
 typedef void (*qh1_tile_fn)(int64_t nb, const uint8_t *w, size_t ldw,
@@ -227,15 +227,15 @@ NB__ALWAYS_INLINE void qhl_tile(int T, int64_t nbk, const void *pkv,
   const qhl_blk *pk = pkv;
   const qhl_x *xs[QHL_T];
   __m256 acc[QHL_T];
-  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+  NB__UNROLL(4) for (int t = 0; t < T; t++) {
     xs[t] = xsv[t];
     acc[t] = _mm256_load_ps(acc_io + 8 * t);
   }
   for (int64_t b = 0; b < nbk; b++) {
     __m256i a[QHL_T];
-    _Pragma("GCC unroll 16") for (int g = 0; g < 16; g++) {
+    NB__UNROLL(16) for (int g = 0; g < 16; g++) {
       const __m256i wg = _mm256_load_si256(&pk[b].g[g]);
-      _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+      NB__UNROLL(4) for (int t = 0; t < T; t++) {
         int32_t xg;
         memcpy(&xg, &xs[t][b].q[2 * g], 4);
         __m256i p = _mm256_madd_epi16(wg, _mm256_set1_epi32(xg));
@@ -245,12 +245,12 @@ NB__ALWAYS_INLINE void qhl_tile(int T, int64_t nbk, const void *pkv,
       }
     }
     const __m256 dw = _mm256_load_ps((const float *)&pk[b].d);
-    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
+    NB__UNROLL(4) for (int t = 0; t < T; t++)
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a[t]),
                                _mm256_mul_ps(dw, _mm256_set1_ps(xs[t][b].s)),
                                acc[t]);
   }
-  _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) _mm256_store_ps(acc_io + 8 * t, acc[t]);
+  NB__UNROLL(4) for (int t = 0; t < T; t++) _mm256_store_ps(acc_io + 8 * t, acc[t]);
 }
 
 #define QHL_ONE(T)                                                           \
@@ -286,8 +286,10 @@ static const nb__lw qhl_fam[2] = {
 
 /* One token (k <= 32 * QH1_KB): the input converted once, then rows in
  * tiles of 4 over all k, each reading its rows front to back (the prefetch
- * covers the next rows whole). Otherwise the lanes walk. */
-static void walk_qh(int q4, int64_t k, const void *w, size_t ldw,
+ * covers the next rows whole). Otherwise the lanes walk with the batch
+ * family fam (this file's qhl_fam, or avx512.c's 16-lane one: both give
+ * the one-token tile's numbers). */
+static void walk_qh(const nb__lw *fam, int q4, int64_t k, const void *w, size_t ldw,
                     const void *x, size_t ldx, float *y, int64_t ldy,
                     int64_t r0, int64_t r1, int64_t nt) {
   const uint8_t *wb = w;
@@ -308,17 +310,6 @@ static void walk_qh(int q4, int64_t k, const void *w, size_t ldw,
     }
     return;
   }
-  nb__lw_walk(&qhl_fam[q4], k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
+  nb__lw_walk(fam, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
 }
-static void gemm_q8_0_f16(int64_t k, const void *w, size_t ldw, const void *x,
-                          size_t ldx, float *y, int64_t ldy, int64_t r0,
-                          int64_t r1, int64_t nt) {
-  walk_qh(0, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
-}
-static void gemm_q4_0_f16(int64_t k, const void *w, size_t ldw, const void *x,
-                          size_t ldx, float *y, int64_t ldy, int64_t r0,
-                          int64_t r1, int64_t nt) {
-  walk_qh(1, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
-}
-
 #endif /* NB_FIXED16_X86_H */

@@ -126,16 +126,16 @@ NB__ALWAYS_INLINE void q16_tile(int T, int64_t nbk, const void *pkv,
   const q16_blk *pk = pkv;
   const q16_x *xs[Q16_T];
   __m512 acc[Q16_T];
-  _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
+  NB__UNROLL(8) for (int t = 0; t < T; t++) {
     xs[t] = xsv[t];
     acc[t] = _mm512_load_ps(acc_io + 16 * t);
   }
   for (int64_t b = 0; b < nbk; b++) {
     __m512i a[Q16_T];
-    _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) a[t] = _mm512_set1_epi32(xs[t][b].xa);
-    _Pragma("GCC unroll 8") for (int g = 0; g < 8; g++) {
+    NB__UNROLL(8) for (int t = 0; t < T; t++) a[t] = _mm512_set1_epi32(xs[t][b].xa);
+    NB__UNROLL(8) for (int g = 0; g < 8; g++) {
       const __m512i wg = _mm512_load_si512(&pk[b].g[g]);
-      _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
+      NB__UNROLL(8) for (int t = 0; t < T; t++) {
         int32_t xg;
         memcpy(&xg, x[t] + (size_t)b * sizeof(nb__block_q8_0) + 2 + 4 * g, 4);
         /* one instruction per step, so GCC keeps the chains in
@@ -144,11 +144,11 @@ NB__ALWAYS_INLINE void q16_tile(int T, int64_t nbk, const void *pkv,
       }
     }
     const __m512 dw = _mm512_load_ps((const float *)&pk[b].d);
-    _Pragma("GCC unroll 8") for (int t = 0; t < T; t++)
+    NB__UNROLL(8) for (int t = 0; t < T; t++)
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[t]),
                                _mm512_mul_ps(dw, _mm512_set1_ps(xs[t][b].d)), acc[t]);
   }
-  _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) _mm512_store_ps(acc_io + 16 * t, acc[t]);
+  NB__UNROLL(8) for (int t = 0; t < T; t++) _mm512_store_ps(acc_io + 16 * t, acc[t]);
 }
 
 #define Q16_ONE(Q, T)                                                        \
@@ -217,15 +217,15 @@ NB__ALWAYS_INLINE __m512i q16_wpair(int q4, int two, const uint8_t *blk) {
  * then 64-bit), then 128-bit lanes regrouped with shuffles + add. */
 NB__ALWAYS_INLINE void q16_fold(const __m512i v[16], __m512i *sb, __m512i *sb1) {
   __m512i a[8], c[4], d[2];
-  _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++)
+  NB__UNROLL(8) for (int i = 0; i < 8; i++)
     a[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]),
                             _mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]));
   /* per 128-bit lane of c[q]: rows 4q .. 4q + 3 */
-  _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++)
+  NB__UNROLL(4) for (int q = 0; q < 4; q++)
     c[q] = _mm512_add_epi32(_mm512_unpacklo_epi64(a[2 * q], a[2 * q + 1]),
                             _mm512_unpackhi_epi64(a[2 * q], a[2 * q + 1]));
   /* d[i]: [rows 8i..8i+3 of b, of b+1, rows 8i+4..8i+7 of b, of b+1] */
-  _Pragma("GCC unroll 2") for (int i = 0; i < 2; i++)
+  NB__UNROLL(2) for (int i = 0; i < 2; i++)
     d[i] = _mm512_add_epi32(_mm512_shuffle_i32x4(c[2 * i], c[2 * i + 1], 0x88),
                             _mm512_shuffle_i32x4(c[2 * i], c[2 * i + 1], 0xdd));
   *sb = _mm512_shuffle_i32x4(d[0], d[1], 0x88);
@@ -243,7 +243,7 @@ NB__ALWAYS_INLINE void q16_one_step(int q4, int two, int64_t b,
       _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)xb)),
       two ? _mm256_loadu_si256((const __m256i *)(xb + xbs)) : _mm256_setzero_si256(), 1);
   __m512i v[16];
-  _Pragma("GCC unroll 16") for (int r = 0; r < 16; r++)
+  NB__UNROLL(16) for (int r = 0; r < 16; r++)
     v[r] = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
                                q16_wpair(q4, two, p[r] + (size_t)b * bs), xv);
   __m512i sb, sb1;

@@ -26,6 +26,17 @@
 
 #define NB__ALWAYS_INLINE static inline __attribute__((always_inline))
 
+/* Unrolls a register tile's loop (GCC unroll pragma). The SIMDe-emulated
+ * AVX-512 build (tests only, avx512_emu.h) leaves the loops rolled: GCC
+ * spends many minutes optimising fully unrolled emulated intrinsics, and
+ * that build's speed does not matter. */
+#define NB__STR_(x) #x
+#ifdef NB__AVX512_EMU
+#define NB__UNROLL(n)
+#else
+#define NB__UNROLL(n) _Pragma(NB__STR_(GCC unroll n))
+#endif
+
 /* Software prefetch of the weights a tile will read NB__PF_TILES tiles
  * later. Why: a matvec (decode) reads every weight once from memory, and with
  * the work between two tiles the hardware prefetcher alone left the core

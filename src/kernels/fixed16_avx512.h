@@ -1,0 +1,148 @@
+/*
+ * fixed16_avx512.h: Q8_0/Q4_0 weights x F16 input batches on AVX-512 VNNI
+ * with 16 weight rows in the lanes. Included once, by avx512.c, after
+ * fixed16_x86.h (whose input conversion, one-token tile and walk it uses).
+ *
+ * Same numbers as fixed16_x86.h's 8-lane family: the input in 16-bit fixed
+ * point per block (qh_convert1), per (row, block) the exact int32 sum
+ * S = sum_j w_j i_j, then acc = fma((float)S, d_w * s_b, acc) per row,
+ * blocks in order. Here one vpdpwssd (int16 pairs, int32 accumulation)
+ * serves 16 rows x 2 k where the AVX2 family spends a vpmaddwd and an add
+ * on 8 rows: 16 instructions per (16 rows, token, block) plus the tail,
+ * against 32 per 8 rows. |S| <= 32 * 128 * 32767 < 2^27: no overflow.
+ *
+ * Packing widens each row's block to 32 int16 in element order (Q4_0:
+ * q - 8) and transposes 16 rows x 16 dwords, so vector g holds elements
+ * 2g, 2g + 1 of rows 0..15, matching input pair g.
+ */
+
+#define QH16_KS 8    /* blocks of a k-slab packed at once (16 rows: 8.5 KiB) */
+#define QH16_G 8     /* row groups of 16 packed per slab (128 rows, 68 KiB) */
+#define QH16_T 8     /* tokens per tile */
+#define QH16_TB 32   /* tokens per pass */
+
+typedef struct qh16_blk { /* one block of 16 rows, interleaved */
+  __m512i g[16]; /* (16 k-pairs) x (16 rows x 2 int16) */
+  __m512 d;      /* the 16 rows' d_w */
+} qh16_blk;
+
+/* One row's block as 32 int16 in element order (Q4_0: q - 8). */
+NB__ALWAYS_INLINE __m512i qh16_widen(int q4, const uint8_t *blk) {
+  if (q4) {
+    __m256i u = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(blk + 2)));
+    __m256i lo = _mm256_sub_epi16(_mm256_and_si256(u, _mm256_set1_epi16(0x0f)), _mm256_set1_epi16(8));
+    __m256i hi = _mm256_sub_epi16(_mm256_srli_epi16(u, 4), _mm256_set1_epi16(8));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+  }
+  return _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(blk + 2)));
+}
+
+/* 16 x 16 dword transpose: o[j] lane r = v[r] dword j. Row pairs
+ * interleaved (32-bit, then 64-bit unpacks: each 128-bit lane L of u[4q+i]
+ * holds dword 4L + i of rows 4q..4q+3), then the 128-bit lanes regrouped
+ * with two rounds of shuffles. */
+NB__ALWAYS_INLINE void qh16_transpose(const __m512i v[16], __m512i o[16]) {
+  __m512i t[16], u[16];
+  NB__UNROLL(8) for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]);
+  }
+  NB__UNROLL(4) for (int q = 0; q < 4; q++) {
+    u[4 * q + 0] = _mm512_unpacklo_epi64(t[4 * q], t[4 * q + 2]);
+    u[4 * q + 1] = _mm512_unpackhi_epi64(t[4 * q], t[4 * q + 2]);
+    u[4 * q + 2] = _mm512_unpacklo_epi64(t[4 * q + 1], t[4 * q + 3]);
+    u[4 * q + 3] = _mm512_unpackhi_epi64(t[4 * q + 1], t[4 * q + 3]);
+  }
+  NB__UNROLL(4) for (int i = 0; i < 4; i++) {
+    __m512i a0 = _mm512_shuffle_i32x4(u[i], u[4 + i], 0x44);
+    __m512i a1 = _mm512_shuffle_i32x4(u[i], u[4 + i], 0xee);
+    __m512i a2 = _mm512_shuffle_i32x4(u[8 + i], u[12 + i], 0x44);
+    __m512i a3 = _mm512_shuffle_i32x4(u[8 + i], u[12 + i], 0xee);
+    o[i] = _mm512_shuffle_i32x4(a0, a2, 0x88);
+    o[4 + i] = _mm512_shuffle_i32x4(a0, a2, 0xdd);
+    o[8 + i] = _mm512_shuffle_i32x4(a1, a3, 0x88);
+    o[12 + i] = _mm512_shuffle_i32x4(a1, a3, 0xdd);
+  }
+}
+
+/* nb__lw_pack_fn for 16 rows (missing rows repeat the last one). */
+NB__ALWAYS_INLINE void qh16_pack(int q4, const uint8_t *w, size_t ldw, int nr,
+                                 int64_t nbk, void *ov, const uint8_t *pf) {
+  qh16_blk *o = ov;
+  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
+  const uint8_t *p[16];
+  for (int i = 0; i < 16; i++) p[i] = w + (size_t)(i < nr ? i : nr - 1) * ldw;
+  for (int64_t b = 0; b < nbk; b++) {
+    const size_t off = (size_t)b * bs;
+    nb__pf_span(pf + 16 * off, 16 * bs);
+    __m512i v[16];
+    NB__UNROLL(16) for (int i = 0; i < 16; i++) v[i] = qh16_widen(q4, p[i] + off);
+    qh16_transpose(v, o[b].g);
+    _mm512_store_ps((float *)&o[b].d, q16_scales(p, off));
+  }
+}
+
+/* T tokens x one packed group over nbk blocks (nb__lw_tile_fn); xs[t]:
+ * token t's converted blocks (qhl_x) at the slab. */
+NB__ALWAYS_INLINE void qh16_tile(int T, int64_t nbk, const void *pkv,
+                                 const void *const *xsv, float *acc_io) {
+  const qh16_blk *pk = pkv;
+  const qhl_x *xs[QH16_T];
+  __m512 acc[QH16_T];
+  NB__UNROLL(8) for (int t = 0; t < T; t++) {
+    xs[t] = xsv[t];
+    acc[t] = _mm512_load_ps(acc_io + 16 * t);
+  }
+  for (int64_t b = 0; b < nbk; b++) {
+    __m512i a[QH16_T];
+    NB__UNROLL(8) for (int t = 0; t < T; t++) a[t] = _mm512_setzero_si512();
+    NB__UNROLL(16) for (int g = 0; g < 16; g++) {
+      const __m512i wg = _mm512_load_si512(&pk[b].g[g]);
+      NB__UNROLL(8) for (int t = 0; t < T; t++) {
+        int32_t xg;
+        memcpy(&xg, &xs[t][b].q[2 * g], 4);
+        a[t] = _mm512_dpwssd_epi32(a[t], wg, _mm512_set1_epi32(xg));
+      }
+    }
+    const __m512 dw = _mm512_load_ps((const float *)&pk[b].d);
+    NB__UNROLL(8) for (int t = 0; t < T; t++)
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[t]),
+                               _mm512_mul_ps(dw, _mm512_set1_ps(xs[t][b].s)), acc[t]);
+  }
+  NB__UNROLL(8) for (int t = 0; t < T; t++) _mm512_store_ps(acc_io + 16 * t, acc[t]);
+}
+
+#define QH16_ONE(T)                                                          \
+  static void qh16_tile_##T(int64_t nbk, const void *pk,                     \
+                            const uint8_t *const *x, const void *const *xs,  \
+                            float *acc) {                                    \
+    (void)x;                                                                 \
+    qh16_tile(T, nbk, pk, xs, acc);                                          \
+  }
+QH16_ONE(1) QH16_ONE(2) QH16_ONE(3) QH16_ONE(4)
+QH16_ONE(5) QH16_ONE(6) QH16_ONE(7) QH16_ONE(8)
+static void qh16_pack_q8(const uint8_t *w, size_t ldw, int nr, int64_t nbk,
+                         void *o, const uint8_t *pf) {
+  qh16_pack(0, w, ldw, nr, nbk, o, pf);
+}
+static void qh16_pack_q4(const uint8_t *w, size_t ldw, int nr, int64_t nbk,
+                         void *o, const uint8_t *pf) {
+  qh16_pack(1, w, ldw, nr, nbk, o, pf);
+}
+
+/* The families for lanes_walk.h: 16 rows per group, 8 groups per step
+ * (128 rows), slabs of 8 blocks, 8 tokens per tile, passes of 32 tokens
+ * converted once per pass when their rows fit (down to 16 tokens), prefetch
+ * one step ahead. */
+NB__LW_CHECK(QH16_G, QH16_KS, sizeof(qh16_blk), QH16_TB, 16, sizeof(qhl_x));
+#define QH16_TILES                                                           \
+  {0, qh16_tile_1, qh16_tile_2, qh16_tile_3, qh16_tile_4,                    \
+   qh16_tile_5, qh16_tile_6, qh16_tile_7, qh16_tile_8}
+static const nb__lw qh16_fam[2] = {
+    {16, QH16_KS, QH16_G, QH16_T, QH16_TB, 16, 1, sizeof(nb__block_q8_0),
+     32 * sizeof(nb_f16), sizeof(qh16_blk), sizeof(qhl_x), qh16_pack_q8,
+     qhl_prep, QH16_TILES},
+    {16, QH16_KS, QH16_G, QH16_T, QH16_TB, 16, 1, sizeof(nb__block_q4_0),
+     32 * sizeof(nb_f16), sizeof(qh16_blk), sizeof(qhl_x), qh16_pack_q4,
+     qhl_prep, QH16_TILES},
+};

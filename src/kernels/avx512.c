@@ -3,13 +3,15 @@
  * those -m flags into its own static library and only called after cpu.c
  * has seen all of them plus the OS's ZMM/opmask state support).
  *
- * It mirrors avx2.c kernel for kernel (same tiles, same walk, same
- * determinism argument), with 16 float lanes where avx2.c has 8:
+ * It mirrors avx2.c kernel for kernel (same tiles and walks, same
+ * determinism argument), with 16 lanes where avx2.c has 8:
  *  - F16 weights x F16/F32 inputs: one 16-lane FMA accumulator per output
  *    over k in steps of 16, horizontal sum, the k % 16 tail in scalar order.
  *  - Q8_0/Q4_0 weights x F32 inputs: per 32-block a 16-lane partial
  *    p = w_lo * x_lo + w_hi * x_hi, then acc = fma(p, d_w, acc).
- *  - Q8_0/Q4_0 weights x F16 inputs: fixed16_x86.h, shared with avx2.c.
+ *  - Q8_0/Q4_0 weights x F16 inputs: the 16-bit fixed-point kernels of
+ *    fixed16_x86.h (shared with avx2.c; one token), batches with 16 rows
+ *    in the lanes and vpdpwssd (fixed16_avx512.h): the same numbers.
  *  - Q8_0/Q4_0 weights x Q8 inputs: VNNI vpdpbusd (unsigned x signed bytes,
  *    int32 accumulation, no saturation) with 16 weight rows in the lanes
  *    (qqlanes_avx512.h): Q4_0 sum (q - 8) x = dpbusd(-8 * sum x, q, x),
@@ -17,7 +19,8 @@
  *    for every int8 pair (including -128, unlike the AVX2 sign trick).
  *    Then acc = fma((float)s, d_w * d_x, acc), one float per row.
  * This file cannot be executed on the machine it was written on (Zen 3, no
- * AVX-512); test_kernels runs it wherever the CPU has the features.
+ * AVX-512); test_kernels runs it wherever the CPU has the features, and on
+ * SIMDe's emulation (avx512_emu.h) everywhere else.
  */
 #ifdef NB__AVX512_EMU /* test-only build on SIMDe: see avx512_emu.h */
 #include "avx512_emu.h"

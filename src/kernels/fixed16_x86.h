@@ -113,7 +113,7 @@ NB__ALWAYS_INLINE void tile_qh1(int R, int q4, int64_t nb, const uint8_t *w,
     const __m256i x0 = _mm256_load_si256((const __m256i *)xq[b]);
     const __m256i x1 = _mm256_load_si256((const __m256i *)xq[b] + 1);
     __m256i s[4];
-    __m128i dw = _mm_setzero_si128();
+    uint64_t dbits = 0; /* the R fp16 row scales, packed in a GPR */
     NB__UNROLL(4) for (int r = 0; r < 4; r++) {
       if (r >= R) {
         s[r] = _mm256_setzero_si256();
@@ -123,13 +123,17 @@ NB__ALWAYS_INLINE void tile_qh1(int R, int q4, int64_t nb, const uint8_t *w,
       __m256i wa, wb; /* the block's 32 weights as int16, element order */
       qh_widen(q4, blk, &wa, &wb);
       s[r] = _mm256_add_epi32(_mm256_madd_epi16(wa, x0), _mm256_madd_epi16(wb, x1));
-      dw = _mm_insert_epi16(dw, *(const uint16_t *)(const void *)blk, r);
+      uint16_t hd;
+      memcpy(&hd, blk, sizeof hd);
+      dbits |= (uint64_t)hd << (16 * r);
     }
     __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]),
                                   _mm256_hadd_epi32(s[2], s[3]));
     __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
     acc = _mm_fmadd_ps(_mm_cvtepi32_ps(sum),
-                       _mm_mul_ps(_mm_cvtph_ps(dw), _mm_set1_ps(xs[b])), acc);
+                       _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)dbits)),
+                                  _mm_set1_ps(xs[b])),
+                       acc);
   }
   _Alignas(16) float o[4];
   _mm_store_ps(o, acc);

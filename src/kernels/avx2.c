@@ -245,12 +245,12 @@ static void walk_qq1(int q4, int64_t k, const void *w, size_t ldw,
 static void gemm_q8_0_f16(int64_t k, const void *w, size_t ldw, const void *x,
                           size_t ldx, float *y, int64_t ldy, int64_t r0,
                           int64_t r1, int64_t nt) {
-  walk_qh(&qhl_fam[0], 0, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
+  walk_qh(&qhl_fam[0], qh1_rows, 0, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
 }
 static void gemm_q4_0_f16(int64_t k, const void *w, size_t ldw, const void *x,
                           size_t ldx, float *y, int64_t ldy, int64_t r0,
                           int64_t r1, int64_t nt) {
-  walk_qh(&qhl_fam[1], 1, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
+  walk_qh(&qhl_fam[1], qh1_rows, 1, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
 }
 
 /* ------------------------------------------------- families and entries */

@@ -63,6 +63,15 @@ static inline simde__m512i nb__emu_cvtepi8_epi32(__m128i b) {
 }
 #define _mm512_cvtepi8_epi32(b) nb__emu_cvtepi8_epi32(b)
 
+/* Zero-extend 32 uint8 to 32 int16 (vpmovzxbw zmm): two native halves. */
+static inline simde__m512i nb__emu_cvtepu8_epi16(__m256i b) {
+  simde__m512i_private r;
+  r.m256i[0] = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(b));
+  r.m256i[1] = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(b, 1));
+  return simde__m512i_from_private(r);
+}
+#define _mm512_cvtepu8_epi16(b) nb__emu_cvtepu8_epi16(b)
+
 /* Truncate 16 int32 to 16 int8 (vpmovdb: low byte of each lane). */
 static inline __m128i nb__emu_cvtepi32_epi8(simde__m512i v) {
   simde__m512i_private a = simde__m512i_to_private(v);

@@ -146,3 +146,71 @@ static const nb__lw qh16_fam[2] = {
      32 * sizeof(nb_f16), sizeof(qh16_blk), sizeof(qhl_x), qh16_pack_q4,
      qhl_prep, QH16_TILES},
 };
+
+/* ------------------------------------------------ one token (decode) */
+
+/* One row's block as 32 int16 in element order, Q4_0 as unsigned levels
+ * q in [0, 15] (the - 8 is one bias per block: - 8 * sum i): the 16 quant
+ * bytes in both halves, zero-extended, the high half shifted by 4. */
+NB__ALWAYS_INLINE __m512i qh16_widen_u(int q4, const uint8_t *blk) {
+  if (q4) {
+    __m512i u = _mm512_cvtepu8_epi16(
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 2))));
+    u = _mm512_srlv_epi16(u, _mm512_inserti64x4(_mm512_setzero_si512(),
+                                                 _mm256_set1_epi16(4), 1));
+    return _mm512_and_si512(u, _mm512_set1_epi16(0x0f));
+  }
+  return _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(blk + 2)));
+}
+
+/* nr (<= 16) rows from w for one token: per block one vpdpwssd per row,
+ * the 16 rows' exact sums folded into lanes (q16_fold: lanes 0-7 and 8-15
+ * of a row are elements 0-15 and 16-31), then the batch tile's float
+ * sequence. Missing rows repeat the last one and are not stored. pf: the
+ * prefetch span's start (the rows two tiles ahead). */
+NB__ALWAYS_INLINE void qh16_one(int q4, int64_t nb, const uint8_t *w,
+                                size_t ldw, int nr, const qh1_x *c, float *y,
+                                const uint8_t *pf) {
+  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
+  const uint8_t *p[16];
+  for (int i = 0; i < 16; i++) p[i] = w + (size_t)(i < nr ? i : nr - 1) * ldw;
+  __m512 acc = _mm512_setzero_ps(); /* (16) rows in lanes */
+  for (int64_t b = 0; b < nb; b++) {
+    nb__pf_span(pf + (size_t)b * 16 * bs, 16 * bs);
+    const __m512i xv = _mm512_load_si512(c->q[b]);
+    __m512i v[16];
+    NB__UNROLL(16) for (int r = 0; r < 16; r++)
+      v[r] = _mm512_dpwssd_epi32(_mm512_setzero_si512(),
+                                 qh16_widen_u(q4, p[r] + (size_t)b * bs), xv);
+    __m512i lo, hi;
+    q16_fold(v, &lo, &hi);
+    __m512i s = _mm512_add_epi32(lo, hi);
+    if (q4) s = _mm512_sub_epi32(s, _mm512_set1_epi32(8 * c->sum[b]));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
+                          _mm512_mul_ps(q16_scales(p, (size_t)b * bs), _mm512_set1_ps(c->s[b])),
+                          acc);
+  }
+  _Alignas(64) float o[16];
+  _mm512_store_ps(o, acc);
+  memcpy(y, o, (size_t)nr * sizeof(float));
+}
+
+static void qh16_one_q8(int64_t nb, const uint8_t *w, size_t ldw, int nr,
+                        const qh1_x *c, float *y, const uint8_t *pf) {
+  qh16_one(0, nb, w, ldw, nr, c, y, pf);
+}
+static void qh16_one_q4(int64_t nb, const uint8_t *w, size_t ldw, int nr,
+                        const qh1_x *c, float *y, const uint8_t *pf) {
+  qh16_one(1, nb, w, ldw, nr, c, y, pf);
+}
+
+/* qh1_rows_fn: rows in tiles of 16, each read front to back. */
+static void qh16_rows(int q4, int64_t nb, const uint8_t *w, size_t ldw,
+                      const qh1_x *c, float *y, int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; r += 16) {
+    const int nr = r1 - r < 16 ? (int)(r1 - r) : 16;
+    const uint8_t *wr = w + (size_t)r * ldw;
+    (q4 ? qh16_one_q4 : qh16_one_q8)(nb, wr, ldw, nr, c, y + r,
+                                     wr + (size_t)NB__PF_TILES * 16 * ldw);
+  }
+}

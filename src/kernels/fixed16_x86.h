@@ -288,30 +288,53 @@ static const nb__lw qhl_fam[2] = {
      qhl_prep, {0, qhl_tile_1, qhl_tile_2, qhl_tile_3, qhl_tile_4}},
 };
 
-/* One token (k <= 32 * QH1_KB): the input converted once, then rows in
- * tiles of 4 over all k, each reading its rows front to back (the prefetch
- * covers the next rows whole). Otherwise the lanes walk with the batch
- * family fam (this file's qhl_fam, or avx512.c's 16-lane one: both give
- * the one-token tile's numbers). */
-static void walk_qh(const nb__lw *fam, int q4, int64_t k, const void *w, size_t ldw,
-                    const void *x, size_t ldx, float *y, int64_t ldy,
-                    int64_t r0, int64_t r1, int64_t nt) {
-  const uint8_t *wb = w;
-  const uint8_t *xb = x;
+/* One token's converted input (k <= 32 * QH1_KB). */
+typedef struct qh1_x {
+  _Alignas(64) int16_t q[QH1_KB][32]; /* (blocks, 32) fixed-point inputs */
+  float s[QH1_KB];                    /* (blocks) their scales */
+  int32_t sum[QH1_KB];                /* (blocks) sum of q: the bias of a
+                                         kernel on unsigned Q4_0 levels */
+} qh1_x;
+
+/* Rows [r0, r1) of one token: y[r] for r in [r0, r1). */
+typedef void (*qh1_rows_fn)(int q4, int64_t nb, const uint8_t *w, size_t ldw,
+                            const qh1_x *c, float *y, int64_t r0, int64_t r1);
+
+/* AVX2's: rows in tiles of 4 over all k, each reading its rows front to
+ * back (the prefetch covers the next rows whole). */
+static inline void qh1_rows(int q4, int64_t nb, const uint8_t *w, size_t ldw,
+                            const qh1_x *c, float *y, int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; r += NB__TMAX_R) {
+    int nr = r1 - r < NB__TMAX_R ? (int)(r1 - r) : NB__TMAX_R;
+    const uint8_t *wr = w + (size_t)r * ldw;
+    qh1_tiles[q4][nr](nb, wr, ldw, c->q, c->s, y + r,
+                      wr + (size_t)NB__PF_TILES * nr * ldw);
+  }
+}
+
+/* The gemm of either weight type. One token (k <= 32 * QH1_KB): the input
+ * converted once, then `one` over the rows. Otherwise the lanes walk with
+ * the batch family fam. The pairs (qh1_rows, qhl_fam) and avx512.c's
+ * 16-lane (qh16_rows, qh16_fam) each give the same numbers in both paths. */
+static inline void walk_qh(const nb__lw *fam, qh1_rows_fn one, int q4,
+                           int64_t k, const void *w, size_t ldw,
+                           const void *x, size_t ldx, float *y, int64_t ldy,
+                           int64_t r0, int64_t r1, int64_t nt) {
   const int64_t nb = k / 32;
   if (nt == 1 && nb <= QH1_KB) {
-    typedef struct { /* (QH1_KB, 32) converted input + scales */
-      _Alignas(32) int16_t q[QH1_KB][32];
-      float s[QH1_KB];
-    } qh1_x;
     qh1_x c;
-    qh_convert(xb, nb, c.q, c.s);
-    for (int64_t r = r0; r < r1; r += NB__TMAX_R) {
-      int nr = r1 - r < NB__TMAX_R ? (int)(r1 - r) : NB__TMAX_R;
-      const uint8_t *wr = wb + (size_t)r * ldw;
-      qh1_tiles[q4][nr](nb, wr, ldw, c.q, c.s, y + r,
-                        wr + (size_t)NB__PF_TILES * nr * ldw);
+    qh_convert(x, nb, c.q, c.s);
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t b = 0; b < nb; b++) {
+      __m256i v = _mm256_add_epi32(
+          _mm256_madd_epi16(_mm256_load_si256((const __m256i *)c.q[b]), ones),
+          _mm256_madd_epi16(_mm256_load_si256((const __m256i *)c.q[b] + 1), ones));
+      __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+      h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+      h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+      c.sum[b] = _mm_cvtsi128_si32(h);
     }
+    one(q4, nb, w, ldw, &c, y, r0, r1);
     return;
   }
   nb__lw_walk(fam, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);

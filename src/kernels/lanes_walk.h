@@ -94,10 +94,16 @@ static void nb__lw_walk(const nb__lw *f, int64_t k, const void *w,
   int64_t tb = f->tb;
   const int64_t fit = (int64_t)(NB__LW_XP / f->xpb) / nb;
   if (fit < tb && fit >= f->tb_min) tb = fit;
-  /* passes of equal size (64 tokens by 30: 22, 21, 21, not 30, 30, 4:
-   * a short last pass would pack the weights for few tokens) */
+  /* whole tiles: a one-token tile costs a tile's weight loads for one
+   * token (30 tokens per pass left a 1-token tile in every pass) */
+  if (tb >= f->tt) tb -= tb % f->tt;
+  /* passes of about equal size (64 tokens by 28: 24, 24, 16, not 28, 28,
+   * 8: a short last pass would pack the weights for few tokens), still in
+   * whole tiles */
   const int64_t npass = (nt + tb - 1) / tb;
-  tb = (nt + npass - 1) / npass;
+  const int64_t even = (nt + npass - 1) / npass;
+  const int64_t even_tiles = (even + f->tt - 1) / f->tt * f->tt;
+  if (even_tiles < tb) tb = even_tiles;
   const size_t pfo = (size_t)(L * gmax * f->pf_steps);
   for (int64_t p0 = 0; p0 < nt; p0 += tb) {
     const int np = nt - p0 < tb ? (int)(nt - p0) : (int)tb;

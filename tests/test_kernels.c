@@ -345,6 +345,35 @@ START_TEST(test_gemm_vs_scalar) {
 }
 END_TEST
 
+/* Empty calls (no tokens, or an empty row range) write nothing and do not
+ * fault: every set, weight type and input format. */
+START_TEST(test_gemm_empty) {
+  nb__kernels sets[NB_MAX_SETS + 1];
+  nb_err e;
+  ck_assert_int_eq(nb__kernels_init(&sets[0], "scalar", &e), NB_OK);
+  int ns = 1 + runnable_sets(sets + 1, NB_MAX_SETS);
+  const int64_t k = 64, rows = 20;
+  uint8_t w[20 * 128] = {0}, x[4 * 256] = {0};
+  float y[4 * 20];
+  for (int s = 0; s < ns; s++)
+    for (size_t wi = 0; wi < NB__ARRAY_LEN(wtypes); wi++)
+      for (int f = 0; f < NB__X_COUNT; f++) {
+        nb__gemm_fn g = sets[s].gemm[wtypes[wi]][f];
+        if (!g) continue;
+        const size_t ldw = nb_type_row_bytes(wtypes[wi], k);
+        const size_t ldx = nb__xfmt_row_bytes((nb__xfmt)f, k);
+        ck_assert(ldw * rows <= sizeof w && ldx * 4 <= sizeof x);
+        for (size_t i = 0; i < NB__ARRAY_LEN(y); i++) y[i] = -7.0f;
+        g(k, w, ldw, x, ldx, y, rows, 0, rows, 0);   /* no tokens */
+        g(k, w, ldw, x, ldx, y, rows, 5, 5, 4);      /* no rows */
+        for (size_t i = 0; i < NB__ARRAY_LEN(y); i++)
+          ck_assert_msg(y[i] == -7.0f, "%s %s x %s: an empty gemm wrote y",
+                        sets[s].name, nb_type_name(wtypes[wi]),
+                        xfmt_name((nb__xfmt)f));
+      }
+}
+END_TEST
+
 /* F16 weights take any k: tails of 1..7 elements after the 8/16-lane part. */
 START_TEST(test_gemm_f16_odd_k) {
   nb__kernels ref, sets[NB_MAX_SETS];
@@ -516,6 +545,7 @@ int main(void) {
   tcase_add_test(tc, test_conversions_bit_exact);
   tcase_add_test(tc, test_quantize_q8_byte_exact);
   tcase_add_test(tc, test_gemm_f16_odd_k);
+  tcase_add_test(tc, test_gemm_empty);
   tcase_add_test(tc, test_gemm_vs_scalar);
   suite_add_tcase(s, tc);
   return nbt_run_suite(s);

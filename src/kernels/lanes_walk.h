@@ -79,6 +79,7 @@ typedef struct nb__lw {
 static void nb__lw_walk(const nb__lw *f, int64_t k, const void *w,
                         size_t ldw, const void *x, size_t ldx, float *y,
                         int64_t ldy, int64_t r0, int64_t r1, int64_t nt) {
+  if (nt <= 0 || r0 >= r1) return;
   const uint8_t *wb = w, *xb = x;
   const int64_t nb = k / 32;
   const int L = f->lanes;

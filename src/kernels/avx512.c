@@ -82,7 +82,7 @@ NB__ALWAYS_INLINE void tile_f16(int R, int T, int xf32, int64_t k,
     acc[r][t] = _mm512_setzero_ps();
   const uint8_t *pf = w + (size_t)NB__PF_TILES * R * ldw;
   int64_t i = 0;
-  for (; i + 16 <= k; i += 16) {
+  NB__UNROLL(2) for (; i + 16 <= k; i += 16) {
     nb__pf_span(pf + 2 * i * R, 32 * R);
     __m512 xv[NB__TMAX_T];
     NB__UNROLL(4) for (int t = 0; t < T; t++)

@@ -285,6 +285,30 @@ static void gemm_q4_0_q8(int64_t k, const void *w, size_t ldw, const void *x,
     nb__lw_walk(&q4l_fam[1], k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
 }
 
+/* -------------------------------------------------- gemm_nn (kernels.h) */
+#include "nn_x86.h"
+
+NB__ALWAYS_INLINE void nn_gemm(int f16, int64_t m, int64_t n, int64_t k,
+                               const float *x, size_t ldx, const void *b,
+                               size_t ldb, float *y, size_t ldy) {
+  NB__NN_ROWS(f16, m, k, x, ldx, b, ldb, y, ldy, {
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) nn_tile8(R, 2, f16, k, xi, ldx, b, ldb, yi, ldy, j);
+    for (; j + 8 <= n; j += 8) nn_tile8(R, 1, f16, k, xi, ldx, b, ldb, yi, ldy, j);
+    if (j < n) nn_tail8(R, f16, k, xi, ldx, b, ldb, yi, ldy, j, (int)(n - j));
+  });
+}
+static void gemm_nn_f32(int64_t m, int64_t n, int64_t k, const float *x,
+                        size_t ldx, const void *b, size_t ldb, float *y,
+                        size_t ldy) {
+  nn_gemm(0, m, n, k, x, ldx, b, ldb, y, ldy);
+}
+static void gemm_nn_f16(int64_t m, int64_t n, int64_t k, const float *x,
+                        size_t ldx, const void *b, size_t ldb, float *y,
+                        size_t ldy) {
+  nn_gemm(1, m, n, k, x, ldx, b, ldb, y, ldy);
+}
+
 /* ------------------------------------------------------------ conversions */
 
 static void f32_to_f16(const float *src, nb_f16 *dst, int64_t n) {
@@ -361,6 +385,8 @@ void nb__kernels_fill_avx2(nb__kernels *k) {
   k->gemm[NB_TYPE_Q4_0][NB__X_F32] = gemm_q4_0_f32;
   k->gemm[NB_TYPE_Q8_0][NB__X_Q8] = gemm_q8_0_q8;
   k->gemm[NB_TYPE_Q4_0][NB__X_Q8] = gemm_q4_0_q8;
+  k->gemm_nn[NB_TYPE_F32] = gemm_nn_f32;
+  k->gemm_nn[NB_TYPE_F16] = gemm_nn_f16;
   k->f32_to_f16 = f32_to_f16;
   k->f16_to_f32 = f16_to_f32;
   k->quantize_q8 = quantize_q8;

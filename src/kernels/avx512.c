@@ -247,6 +247,59 @@ static void quantize_q8(const float *src, void *dst, int64_t n) {
   }
 }
 
+/* -------------------------------------------------- gemm_nn (kernels.h)
+ * nn_x86.h's walk and arithmetic with 16-column vectors first (R <= 4
+ * rows x V <= 2 vectors), then its 8-column tile and tail. */
+#include "nn_x86.h"
+
+static inline __m512 nn_ld16(int f16, const uint8_t *bd, int64_t j) {
+  if (f16) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(bd + 2 * j)));
+  return _mm512_loadu_ps((const float *)(const void *)bd + j);
+}
+
+NB__ALWAYS_INLINE void nn_tile16(int R, int V, int f16, int64_t k,
+                                 const float *x, size_t ldx, const void *b,
+                                 size_t ldb, float *y, size_t ldy, int64_t j) {
+  __m512 acc[4][2];
+  NB__UNROLL(4) for (int r = 0; r < R; r++)
+    NB__UNROLL(2) for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t d = 0; d < k; d++) {
+    const uint8_t *bd = (const uint8_t *)b + (size_t)d * ldb;
+    __m512 bv[2];
+    NB__UNROLL(2) for (int v = 0; v < V; v++) bv[v] = nn_ld16(f16, bd, j + 16 * v);
+    NB__UNROLL(4) for (int r = 0; r < R; r++) {
+      const __m512 xv = _mm512_set1_ps(x[(size_t)r * ldx + (size_t)d]);
+      NB__UNROLL(2) for (int v = 0; v < V; v++)
+        acc[r][v] = _mm512_add_ps(acc[r][v], _mm512_mul_ps(xv, bv[v]));
+    }
+  }
+  NB__UNROLL(4) for (int r = 0; r < R; r++)
+    NB__UNROLL(2) for (int v = 0; v < V; v++)
+      _mm512_storeu_ps(y + (size_t)r * ldy + (size_t)(j + 16 * v), acc[r][v]);
+}
+
+NB__ALWAYS_INLINE void nn_gemm(int f16, int64_t m, int64_t n, int64_t k,
+                               const float *x, size_t ldx, const void *b,
+                               size_t ldb, float *y, size_t ldy) {
+  NB__NN_ROWS(f16, m, k, x, ldx, b, ldb, y, ldy, {
+    int64_t j = 0;
+    for (; j + 32 <= n; j += 32) nn_tile16(R, 2, f16, k, xi, ldx, b, ldb, yi, ldy, j);
+    for (; j + 16 <= n; j += 16) nn_tile16(R, 1, f16, k, xi, ldx, b, ldb, yi, ldy, j);
+    for (; j + 8 <= n; j += 8) nn_tile8(R, 1, f16, k, xi, ldx, b, ldb, yi, ldy, j);
+    if (j < n) nn_tail8(R, f16, k, xi, ldx, b, ldb, yi, ldy, j, (int)(n - j));
+  });
+}
+static void gemm_nn_f32(int64_t m, int64_t n, int64_t k, const float *x,
+                        size_t ldx, const void *b, size_t ldb, float *y,
+                        size_t ldy) {
+  nn_gemm(0, m, n, k, x, ldx, b, ldb, y, ldy);
+}
+static void gemm_nn_f16(int64_t m, int64_t n, int64_t k, const float *x,
+                        size_t ldx, const void *b, size_t ldb, float *y,
+                        size_t ldy) {
+  nn_gemm(1, m, n, k, x, ldx, b, ldb, y, ldy);
+}
+
 void NB__AVX512_FILL(nb__kernels *k) {
   k->name = NB__AVX512_NAME;
   k->gemm[NB_TYPE_F16][NB__X_F16] = gemm_f16_f16;
@@ -257,6 +310,8 @@ void NB__AVX512_FILL(nb__kernels *k) {
   k->gemm[NB_TYPE_Q4_0][NB__X_F32] = gemm_q4_0_f32;
   k->gemm[NB_TYPE_Q8_0][NB__X_Q8] = gemm_q8_0_q8;
   k->gemm[NB_TYPE_Q4_0][NB__X_Q8] = gemm_q4_0_q8;
+  k->gemm_nn[NB_TYPE_F32] = gemm_nn_f32;
+  k->gemm_nn[NB_TYPE_F16] = gemm_nn_f16;
   k->f32_to_f16 = f32_to_f16;
   k->f16_to_f32 = f16_to_f32;
   k->quantize_q8 = quantize_q8;

@@ -48,10 +48,29 @@ typedef void (*nb__gemm_fn)(int64_t k, const void *w, size_t ldw,
                             const void *x, size_t ldx, float *y, int64_t ldy,
                             int64_t r0, int64_t r1, int64_t nt);
 
+/*
+ * gemm_nn: y[i*ldy + j] = sum_{d<k} x[i*ldx + d] * B[d][j]
+ *   for i in [0, m) and j in [0, n).
+ *   x: m float rows of k; B: k rows of n elements of the table entry's type
+ *   (F32 or F16), row d at b + d*ldb bytes; y: floats, ldy between rows.
+ * Every y[i][j] is one float accumulated in d order without fusing:
+ *   s = 0; for d = 0..k-1: s = s + x[i][d] * B[d][j]  (product rounded,
+ *   then the sum), so every kernel set gives the same bits as the scalar
+ *   one, whatever m, n or the tiling. Used for attention scores (B = the
+ *   keys, stored transposed: one row per key element, positions along it):
+ *   with the positions in the vector lanes nothing needs a horizontal sum,
+ *   and the order is llama2.c run.c's (score += q[i] * k[i]).
+ */
+typedef void (*nb__gemm_nn_fn)(int64_t m, int64_t n, int64_t k,
+                               const float *x, size_t ldx, const void *b,
+                               size_t ldb, float *y, size_t ldy);
+
 typedef struct nb__kernels {
   const char *name; /* "scalar", "avx2", "avx512", "neon" */
   /* [weight type][input format]; NULL where the pair is not supported */
   nb__gemm_fn gemm[NB_TYPE_COUNT][NB__X_COUNT];
+  /* [B type]: F32 and F16 only (NULL elsewhere) */
+  nb__gemm_nn_fn gemm_nn[NB_TYPE_COUNT];
   /* activation conversions, n any length (q8: multiple of 32) */
   void (*f32_to_f16)(const float *src, nb_f16 *dst, int64_t n);
   void (*f16_to_f32)(const nb_f16 *src, float *dst, int64_t n);

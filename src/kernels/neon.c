@@ -273,6 +273,105 @@ static void quantize_q8(const float *src, void *dst, int64_t n) {
   }
 }
 
+/* -------------------------------------------------- gemm_nn (kernels.h)
+ * R <= 4 rows of x by V <= 2 vectors of 4 columns, then the tail:
+ * acc = acc + x * b per d with vmulq then vaddq (rounded apart, the
+ * scalar oracle's arithmetic, so the bits match it). */
+static inline float32x4_t nn_ld4(int f16, const uint8_t *bd, int64_t j) {
+  if (f16)
+    return vcvt_f32_f16(vreinterpret_f16_u16(
+        vld1_u16((const uint16_t *)(const void *)(bd + 2 * j))));
+  return vld1q_f32((const float *)(const void *)bd + j);
+}
+
+NB__ALWAYS_INLINE void nn_tile4(int R, int V, int f16, int64_t k,
+                                const float *x, size_t ldx, const void *b,
+                                size_t ldb, float *y, size_t ldy, int64_t j) {
+  float32x4_t acc[4][2];
+  NB__UNROLL(4) for (int r = 0; r < R; r++)
+    NB__UNROLL(2) for (int v = 0; v < V; v++) acc[r][v] = vdupq_n_f32(0.0f);
+  for (int64_t d = 0; d < k; d++) {
+    const uint8_t *bd = (const uint8_t *)b + (size_t)d * ldb;
+    float32x4_t bv[2];
+    NB__UNROLL(2) for (int v = 0; v < V; v++) bv[v] = nn_ld4(f16, bd, j + 4 * v);
+    NB__UNROLL(4) for (int r = 0; r < R; r++) {
+      const float xd = x[(size_t)r * ldx + (size_t)d];
+      NB__UNROLL(2) for (int v = 0; v < V; v++)
+        acc[r][v] = vaddq_f32(acc[r][v], vmulq_n_f32(bv[v], xd));
+    }
+  }
+  NB__UNROLL(4) for (int r = 0; r < R; r++)
+    NB__UNROLL(2) for (int v = 0; v < V; v++)
+      vst1q_f32(y + (size_t)r * ldy + (size_t)(j + 4 * v), acc[r][v]);
+}
+
+/* R rows, the last w < 4 columns from j: copied into a zero-padded
+ * panel NB__NN_PD rows at a time and run through the 4-column arithmetic
+ * (nn_x86.h says why not column by column). */
+#define NB__NN_PD 64
+NB__ALWAYS_INLINE void nn_tail4(int R, int f16, int64_t k, const float *x,
+                                size_t ldx, const void *b, size_t ldb,
+                                float *y, size_t ldy, int64_t j, int w) {
+  const size_t es = f16 ? 2 : 4;
+  _Alignas(16) uint8_t panel[NB__NN_PD][16]; /* (d, 4 columns) of B */
+  float32x4_t acc[4];
+  NB__UNROLL(4) for (int r = 0; r < R; r++) acc[r] = vdupq_n_f32(0.0f);
+  memset(panel, 0, sizeof panel);
+  for (int64_t d0 = 0; d0 < k; d0 += NB__NN_PD) {
+    const int64_t dn = k - d0 < NB__NN_PD ? k - d0 : NB__NN_PD;
+    for (int64_t dd = 0; dd < dn; dd++) {
+      /* 2-byte moves the compiler inlines (a memcpy call per row cost
+       * more than the arithmetic) */
+      const uint8_t *src = (const uint8_t *)b + (size_t)(d0 + dd) * ldb + (size_t)j * es;
+      for (size_t c = 0; c < (size_t)w * es; c += 2) memcpy(panel[dd] + c, src + c, 2);
+    }
+    for (int64_t dd = 0; dd < dn; dd++) {
+      const float32x4_t bv = nn_ld4(f16, panel[dd], 0);
+      NB__UNROLL(4) for (int r = 0; r < R; r++)
+        acc[r] = vaddq_f32(acc[r], vmulq_n_f32(bv, x[(size_t)r * ldx + (size_t)(d0 + dd)]));
+    }
+  }
+  NB__UNROLL(4) for (int r = 0; r < R; r++) {
+    float o[4];
+    vst1q_f32(o, acc[r]);
+    memcpy(y + (size_t)r * ldy + (size_t)j, o, (size_t)w * sizeof(float));
+  }
+}
+
+NB__ALWAYS_INLINE void nn_rows(int R, int f16, int64_t n, int64_t k,
+                               const float *x, size_t ldx, const void *b,
+                               size_t ldb, float *y, size_t ldy) {
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) nn_tile4(R, 2, f16, k, x, ldx, b, ldb, y, ldy, j);
+  for (; j + 4 <= n; j += 4) nn_tile4(R, 1, f16, k, x, ldx, b, ldb, y, ldy, j);
+  if (j < n) nn_tail4(R, f16, k, x, ldx, b, ldb, y, ldy, j, (int)(n - j));
+}
+
+NB__ALWAYS_INLINE void nn_gemm(int f16, int64_t m, int64_t n, int64_t k,
+                               const float *x, size_t ldx, const void *b,
+                               size_t ldb, float *y, size_t ldy) {
+  for (int64_t i = 0; i < m; i += 4) {
+    const float *xi = x + (size_t)i * ldx;
+    float *yi = y + (size_t)i * ldy;
+    switch (m - i < 4 ? m - i : 4) {
+      case 1: nn_rows(1, f16, n, k, xi, ldx, b, ldb, yi, ldy); break;
+      case 2: nn_rows(2, f16, n, k, xi, ldx, b, ldb, yi, ldy); break;
+      case 3: nn_rows(3, f16, n, k, xi, ldx, b, ldb, yi, ldy); break;
+      default: nn_rows(4, f16, n, k, xi, ldx, b, ldb, yi, ldy); break;
+    }
+  }
+}
+static void gemm_nn_f32(int64_t m, int64_t n, int64_t k, const float *x,
+                        size_t ldx, const void *b, size_t ldb, float *y,
+                        size_t ldy) {
+  nn_gemm(0, m, n, k, x, ldx, b, ldb, y, ldy);
+}
+static void gemm_nn_f16(int64_t m, int64_t n, int64_t k, const float *x,
+                        size_t ldx, const void *b, size_t ldb, float *y,
+                        size_t ldy) {
+  nn_gemm(1, m, n, k, x, ldx, b, ldb, y, ldy);
+}
+
 void nb__kernels_fill_neon(nb__kernels *k) {
   k->name = "neon";
   k->gemm[NB_TYPE_F16][NB__X_F16] = gemm_f16_f16;
@@ -283,6 +382,8 @@ void nb__kernels_fill_neon(nb__kernels *k) {
   k->gemm[NB_TYPE_Q4_0][NB__X_F32] = gemm_q4_0_f32;
   k->gemm[NB_TYPE_Q8_0][NB__X_Q8] = gemm_q8_0_q8;
   k->gemm[NB_TYPE_Q4_0][NB__X_Q8] = gemm_q4_0_q8;
+  k->gemm_nn[NB_TYPE_F32] = gemm_nn_f32;
+  k->gemm_nn[NB_TYPE_F16] = gemm_nn_f16;
   k->f32_to_f16 = f32_to_f16;
   k->f16_to_f32 = f16_to_f32;
   k->quantize_q8 = quantize_q8;

@@ -191,6 +191,26 @@ static void f16_to_f32(const nb_f16 *src, float *dst, int64_t n) {
   for (int64_t i = 0; i < n; i++) dst[i] = nb__f16_to_f32(src[i]);
 }
 
+/* gemm_nn (kernels.h): row by row, y[i] built up over d so B is read
+ * along its rows; each y[i][j] still sees s = s + x[i][d] * B[d][j] in d
+ * order. */
+#define NB__GEMM_NN(NAME, LD)                                                \
+  static void NAME(int64_t m, int64_t n, int64_t k, const float *x,          \
+                   size_t ldx, const void *b, size_t ldb, float *y,          \
+                   size_t ldy) {                                             \
+    for (int64_t i = 0; i < m; i++) {                                        \
+      float *yi = y + (size_t)i * ldy;                                       \
+      for (int64_t j = 0; j < n; j++) yi[j] = 0.0f;                          \
+      for (int64_t d = 0; d < k; d++) {                                      \
+        const float xd = x[(size_t)i * ldx + (size_t)d];                     \
+        const unsigned char *bd = (const unsigned char *)b + (size_t)d * ldb; \
+        for (int64_t j = 0; j < n; j++) yi[j] = yi[j] + xd * LD(bd, j);      \
+      }                                                                      \
+    }                                                                        \
+  }
+NB__GEMM_NN(gemm_nn_f32, ld_f32)
+NB__GEMM_NN(gemm_nn_f16, ld_f16)
+
 /* Activation row -> Q8_0 blocks, with the weight quantizer's rounding
  * (ggml's quantize_row_q8_0_ref), n a multiple of 32. */
 static void quantize_q8(const float *src, void *dst, int64_t n) {
@@ -214,6 +234,8 @@ void nb__kernels_fill_scalar(nb__kernels *k) {
   k->gemm[NB_TYPE_Q4_0][NB__X_F16] = gemm_q4_0_f16;
   k->gemm[NB_TYPE_Q8_0][NB__X_Q8] = gemm_q8_0_q8;
   k->gemm[NB_TYPE_Q4_0][NB__X_Q8] = gemm_q4_0_q8;
+  k->gemm_nn[NB_TYPE_F32] = gemm_nn_f32;
+  k->gemm_nn[NB_TYPE_F16] = gemm_nn_f16;
   k->f32_to_f16 = f32_to_f16;
   k->f16_to_f32 = f16_to_f32;
   k->quantize_q8 = quantize_q8;

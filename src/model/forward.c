@@ -157,18 +157,18 @@ static void tok_run(void *arg, int32_t ith, int32_t nth) {
         const float *vt = c->vn + (size_t)t * (size_t)kv_dim;
         rope(c, qt, hp->n_heads, (int32_t)t);
         rope(c, kt, hp->n_kv_heads, (int32_t)t);
-        size_t at = ((size_t)a->layer * (size_t)c->n_ctx + (size_t)(a->pos0 + t)) *
-                    (size_t)kv_dim * c->sz.esize;
-        store_row(c, kt, (char *)c->key_cache + at, kv_dim);
-        /* values are cached transposed, (n_layers, kv_dim, n_ctx): element
-         * e of this position goes to column pos of row e (row is free
-         * scratch here: kv_dim stored elements fit in dim floats) */
-        store_row(c, vt, row, kv_dim);
-        const size_t es = c->sz.esize, ldv = (size_t)c->n_ctx * es;
-        char *vl = (char *)c->value_cache + (size_t)a->layer * (size_t)kv_dim * ldv +
-                   (size_t)(a->pos0 + t) * es;
-        for (int64_t e = 0; e < kv_dim; e++)
-          memcpy(vl + (size_t)e * ldv, (const char *)row + (size_t)e * es, es);
+        /* keys and values are cached transposed, (n_layers, kv_dim,
+         * n_ctx): element e of this position goes to column pos of row e
+         * (row is free scratch here: kv_dim stored elements fit in dim
+         * floats); rows are kv_ld bytes apart (model.h: NB__KV_PAD) */
+        const size_t es = c->sz.esize, ldc = c->sz.kv_ld;
+        const size_t at = (size_t)a->layer * (size_t)kv_dim * ldc + (size_t)(a->pos0 + t) * es;
+        for (int kv = 0; kv < 2; kv++) {
+          store_row(c, kv ? vt : kt, row, kv_dim);
+          char *col = (char *)(kv ? c->value_cache : c->key_cache) + at;
+          for (int64_t e = 0; e < kv_dim; e++)
+            memcpy(col + (size_t)e * ldc, (const char *)row + (size_t)e * es, es);
+        }
         break;
       }
       case OP_Q8: {
@@ -257,11 +257,13 @@ typedef struct att_task {
 
 /* Item i = (token t, kv head g): for each of the kv_mul query heads h of
  * group g, softmax(q_h K_g^T / sqrt(hd)) V_g over positions 0..pos0+t,
- * written to xb[t] at head h. The scores of the group's heads are one gemm
- * over the cached keys (keys as weight rows, the heads' q as kv_mul input
- * rows), so they take the SIMD kernels; so does the weighted sum of values
- * (the value cache is stored transposed for it: one row per value element,
- * positions along the row). Items are dealt round-robin: with
+ * written to xb[t] at head h. Both caches are stored transposed (one row
+ * per key or value element, positions along the row), so both products
+ * take the SIMD kernels without short dot products: the scores are one
+ * gemm_nn (the heads' q times the key rows, positions in the lanes: no
+ * horizontal sums over the 64-element head), and the weighted sum of
+ * values one gemm over value rows of n_pos positions (heads' probabilities
+ * as the input rows). Items are dealt round-robin: with
  * causal attention item cost grows with t, and contiguous ranges would give
  * the last thread most of the work. Every item is computed the same way
  * whatever the thread, batch or split, so results do not depend on them. */
@@ -274,22 +276,24 @@ static void att_run(void *arg, int32_t ith, int32_t nth) {
   float *att = scratch_att(c, ith);   /* (kv_mul, n_ctx) */
   float *out = scratch_row(c, ith);   /* (kv_mul, hd) */
   float scale = sqrtf((float)hd);
-  /* the cache as weight rows: f32 under --act f32, else f16 */
+  /* the cache's element type: f32 under --act f32, else f16 */
   uint32_t ktype = c->act == NB_ACT_F32 ? NB_TYPE_F32 : NB_TYPE_F16;
-  nb__gemm_fn scores = c->k.gemm[ktype][NB__X_F32];
-  size_t ldc = (size_t)kv_dim * c->sz.esize; /* bytes between positions */
-  size_t layer_off = (size_t)a->layer * (size_t)c->n_ctx * ldc;
-  /* values transposed: (kv_dim, n_ctx) per layer, ldv bytes between rows */
-  size_t ldv = (size_t)c->n_ctx * c->sz.esize;
+  nb__gemm_nn_fn scores = c->k.gemm_nn[ktype];
+  nb__gemm_fn mix = c->k.gemm[ktype][NB__X_F32];
+  /* keys and values transposed: (kv_dim, n_ctx) per layer, ldc bytes
+   * between rows (n_ctx plus padding); group g's rows start at row g * hd */
+  size_t ldc = c->sz.kv_ld;
   int64_t n_items = (int64_t)a->nt * hp->n_kv_heads;
   for (int64_t it = ith; it < n_items; it += nth) {
     int32_t t = (int32_t)(it / hp->n_kv_heads), g = (int32_t)(it % hp->n_kv_heads);
     int32_t n_pos = a->pos0 + t + 1;
-    size_t g_off = layer_off + (size_t)g * (size_t)hd * c->sz.esize;
+    size_t g_off = ((size_t)a->layer * (size_t)kv_dim + (size_t)g * (size_t)hd) * ldc;
     /* q of heads g*kv_mul .. : (kv_mul, hd), contiguous */
     const float *qg = c->q + (size_t)t * (size_t)dim + (size_t)g * (size_t)kv_mul * (size_t)hd;
-    scores(hd, (const char *)c->key_cache + g_off, ldc, qg, (size_t)hd * sizeof(float), att,
-           c->n_ctx, 0, n_pos, kv_mul);
+    /* att (kv_mul, n_pos) = q (kv_mul, hd) x K^T (hd, n_pos): gemm_nn, the
+     * positions in the vector lanes, run.c's summation order */
+    scores(kv_mul, n_pos, hd, qg, (size_t)hd, (const char *)c->key_cache + g_off, ldc, att,
+           (size_t)c->n_ctx);
     for (int32_t m = 0; m < kv_mul; m++) {
       float *am = att + (size_t)m * (size_t)c->n_ctx;
       for (int32_t j = 0; j < n_pos; j++) am[j] /= scale;
@@ -305,9 +309,8 @@ static void att_run(void *arg, int32_t ith, int32_t nth) {
     /* out (kv_mul, hd) = att (kv_mul, n_pos) x V (n_pos, hd): the same
      * kernel with the transposed values of group g as weight rows (hd
      * rows of n_pos positions) and the heads' probabilities as tokens */
-    const char *vg = (const char *)c->value_cache +
-                     ((size_t)a->layer * (size_t)kv_dim + (size_t)g * (size_t)hd) * ldv;
-    scores(n_pos, vg, ldv, att, (size_t)c->n_ctx * sizeof(float), out, hd, 0, hd, kv_mul);
+    const char *vg = (const char *)c->value_cache + g_off;
+    mix(n_pos, vg, ldc, att, (size_t)c->n_ctx * sizeof(float), out, hd, 0, hd, kv_mul);
     for (int32_t m = 0; m < kv_mul; m++) {
       int32_t h = g * kv_mul + m;
       store_row(c, out + (size_t)m * (size_t)hd,

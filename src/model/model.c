@@ -300,7 +300,8 @@ void nb__state_size_for(const nb_hparams *hp, int32_t n_ctx, int act,
   size_t wide = NB__MAX(dim, ffn);
   s->n_batch = (int32_t)nb;
   s->esize = act == NB_ACT_F32 ? 4 : 2;
-  s->kv_bytes = round64((size_t)hp->n_layers * (size_t)n_ctx * kv_dim * s->esize);
+  s->kv_ld = ((size_t)n_ctx + NB__KV_PAD) * s->esize;
+  s->kv_bytes = round64((size_t)hp->n_layers * kv_dim * s->kv_ld);
   s->x_bytes = round64(nb * dim * s->esize);
   s->xb_bytes = round64(nb * dim * s->esize);
   s->hb_bytes = round64(nb * ffn * s->esize);

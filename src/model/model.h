@@ -90,6 +90,6 @@ void nb__state_size_for(const nb_hparams *hp, int32_t n_ctx, int act,
 #define NB__KV_PAD 32
 
 /* Rows of a gate/up tile in the fused FFN (per-thread scratch). */
-#define NB__FFN_TILE 128
+#define NB__FFN_TILE 512
 
 #endif /* NB_MODEL_H */

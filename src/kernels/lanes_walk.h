@@ -145,9 +145,19 @@ static void nb__lw_walk(const nb__lw *f, int64_t k, const void *w,
       for (int g = 0; g < ng; g++) {
         const int64_t rg = s0 + (int64_t)L * g;
         const int nr = s1 - rg < L ? (int)(s1 - rg) : L;
-        for (int t = 0; t < np; t++)
-          memcpy(y + (p0 + t) * ldy + rg, acc + ((size_t)g * np + (size_t)t) * L,
-                 (size_t)nr * sizeof(float));
+        for (int t = 0; t < np; t++) {
+          float *yt = y + (p0 + t) * ldy + rg;
+          const float *at = acc + ((size_t)g * np + (size_t)t) * L;
+          /* whole groups with a constant size, which the compiler turns
+           * into vector moves (a memcpy call per (group, token) took 5%
+           * of prefill) */
+          if (nr == 16)
+            memcpy(yt, at, 16 * sizeof(float));
+          else if (nr == 8)
+            memcpy(yt, at, 8 * sizeof(float));
+          else
+            memcpy(yt, at, (size_t)nr * sizeof(float));
+        }
       }
     }
   }

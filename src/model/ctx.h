@@ -27,7 +27,7 @@ struct nb_ctx {
   /* Stored activations are act-typed: float under NB_ACT_F32, nb_f16 under
    * NB_ACT_F16 and NB_ACT_Q8 ("A" below, sz.esize bytes each). */
   void *key_cache;        /* (n_layers, kv_dim, n_ctx) A, transposed */
-  void *value_cache;      /* (n_layers, kv_dim, n_ctx) A, transposed */
+  void *value_cache;      /* (n_layers, n_ctx, kv_dim) A */
   void *x;                /* (n_batch, dim) A: the residual stream */
   void *xb;               /* (n_batch, dim) A: norm output / attention out */
   void *hb;               /* (n_batch, ffn_dim) A: FFN hidden silu(g)*u */

@@ -157,18 +157,21 @@ static void tok_run(void *arg, int32_t ith, int32_t nth) {
         const float *vt = c->vn + (size_t)t * (size_t)kv_dim;
         rope(c, qt, hp->n_heads, (int32_t)t);
         rope(c, kt, hp->n_kv_heads, (int32_t)t);
-        /* keys and values are cached transposed, (n_layers, kv_dim,
-         * n_ctx): element e of this position goes to column pos of row e
-         * (row is free scratch here: kv_dim stored elements fit in dim
-         * floats); rows are kv_ld bytes apart (model.h: NB__KV_PAD) */
+        /* keys are cached transposed, (n_layers, kv_dim, n_ctx): element
+         * e of this position goes to column pos of row e (row is free
+         * scratch here: kv_dim stored elements fit in dim floats); rows
+         * are kv_ld bytes apart (model.h: NB__KV_PAD). Values are cached
+         * as they come, (n_layers, n_ctx, kv_dim). */
         const size_t es = c->sz.esize, ldc = c->sz.kv_ld;
-        const size_t at = (size_t)a->layer * (size_t)kv_dim * ldc + (size_t)(a->pos0 + t) * es;
-        for (int kv = 0; kv < 2; kv++) {
-          store_row(c, kv ? vt : kt, row, kv_dim);
-          char *col = (char *)(kv ? c->value_cache : c->key_cache) + at;
-          for (int64_t e = 0; e < kv_dim; e++)
-            memcpy(col + (size_t)e * ldc, (const char *)row + (size_t)e * es, es);
-        }
+        const int64_t pos = a->pos0 + t;
+        store_row(c, kt, row, kv_dim);
+        char *col = (char *)c->key_cache + (size_t)a->layer * (size_t)kv_dim * ldc + (size_t)pos * es;
+        for (int64_t e = 0; e < kv_dim; e++)
+          memcpy(col + (size_t)e * ldc, (const char *)row + (size_t)e * es, es);
+        store_row(c, vt,
+                  (char *)c->value_cache +
+                      ((size_t)a->layer * (size_t)c->n_ctx + (size_t)pos) * (size_t)kv_dim * es,
+                  kv_dim);
         break;
       }
       case OP_Q8: {
@@ -257,16 +260,16 @@ typedef struct att_task {
 
 /* Item i = (token t, kv head g): for each of the kv_mul query heads h of
  * group g, softmax(q_h K_g^T / sqrt(hd)) V_g over positions 0..pos0+t,
- * written to xb[t] at head h. Both caches are stored transposed (one row
- * per key or value element, positions along the row), so both products
- * take the SIMD kernels without short dot products: the scores are one
- * gemm_nn (the heads' q times the key rows, positions in the lanes: no
- * horizontal sums over the 64-element head), and the weighted sum of
- * values one gemm over value rows of n_pos positions (heads' probabilities
- * as the input rows). Items are dealt round-robin: with
- * causal attention item cost grows with t, and contiguous ranges would give
- * the last thread most of the work. Every item is computed the same way
- * whatever the thread, batch or split, so results do not depend on them. */
+ * written to xb[t] at head h. Both products are gemm_nn calls (kernels.h),
+ * which keep the output's columns in the vector lanes and sum in run.c's
+ * order, so every kernel set gives the same bits: the scores are the heads'
+ * q times the transposed keys (columns = positions; a dot product form
+ * would need a horizontal sum per 64-element head), the output the
+ * probabilities times the values as cached (columns = head elements).
+ * Items are dealt round-robin: with causal attention item cost grows with
+ * t, and contiguous ranges would give the last thread most of the work.
+ * Every item is computed the same way whatever the thread, batch or split,
+ * so results do not depend on them. */
 static void att_run(void *arg, int32_t ith, int32_t nth) {
   const att_task *a = arg;
   nb_ctx *c = a->c;
@@ -278,22 +281,23 @@ static void att_run(void *arg, int32_t ith, int32_t nth) {
   float scale = sqrtf((float)hd);
   /* the cache's element type: f32 under --act f32, else f16 */
   uint32_t ktype = c->act == NB_ACT_F32 ? NB_TYPE_F32 : NB_TYPE_F16;
-  nb__gemm_nn_fn scores = c->k.gemm_nn[ktype];
-  nb__gemm_fn mix = c->k.gemm[ktype][NB__X_F32];
-  /* keys and values transposed: (kv_dim, n_ctx) per layer, ldc bytes
-   * between rows (n_ctx plus padding); group g's rows start at row g * hd */
-  size_t ldc = c->sz.kv_ld;
+  nb__gemm_nn_fn nn = c->k.gemm_nn[ktype];
+  /* keys transposed: (kv_dim, n_ctx) per layer, ldc bytes between rows
+   * (n_ctx plus padding), group g's rows from row g * hd; values
+   * (n_ctx, kv_dim) per layer, ldv bytes between positions */
+  size_t ldc = c->sz.kv_ld, ldv = (size_t)kv_dim * c->sz.esize;
   int64_t n_items = (int64_t)a->nt * hp->n_kv_heads;
   for (int64_t it = ith; it < n_items; it += nth) {
     int32_t t = (int32_t)(it / hp->n_kv_heads), g = (int32_t)(it % hp->n_kv_heads);
     int32_t n_pos = a->pos0 + t + 1;
-    size_t g_off = ((size_t)a->layer * (size_t)kv_dim + (size_t)g * (size_t)hd) * ldc;
+    size_t k_off = ((size_t)a->layer * (size_t)kv_dim + (size_t)g * (size_t)hd) * ldc;
+    size_t v_off = (size_t)a->layer * (size_t)c->n_ctx * ldv + (size_t)g * (size_t)hd * c->sz.esize;
     /* q of heads g*kv_mul .. : (kv_mul, hd), contiguous */
     const float *qg = c->q + (size_t)t * (size_t)dim + (size_t)g * (size_t)kv_mul * (size_t)hd;
     /* att (kv_mul, n_pos) = q (kv_mul, hd) x K^T (hd, n_pos): gemm_nn, the
      * positions in the vector lanes, run.c's summation order */
-    scores(kv_mul, n_pos, hd, qg, (size_t)hd, (const char *)c->key_cache + g_off, ldc, att,
-           (size_t)c->n_ctx);
+    nn(kv_mul, n_pos, hd, qg, (size_t)hd, (const char *)c->key_cache + k_off, ldc, att,
+       (size_t)c->n_ctx);
     for (int32_t m = 0; m < kv_mul; m++) {
       float *am = att + (size_t)m * (size_t)c->n_ctx;
       for (int32_t j = 0; j < n_pos; j++) am[j] /= scale;
@@ -306,11 +310,10 @@ static void att_run(void *arg, int32_t ith, int32_t nth) {
       }
       for (int32_t j = 0; j < n_pos; j++) am[j] /= sum;
     }
-    /* out (kv_mul, hd) = att (kv_mul, n_pos) x V (n_pos, hd): the same
-     * kernel with the transposed values of group g as weight rows (hd
-     * rows of n_pos positions) and the heads' probabilities as tokens */
-    const char *vg = (const char *)c->value_cache + g_off;
-    mix(n_pos, vg, ldc, att, (size_t)c->n_ctx * sizeof(float), out, hd, 0, hd, kv_mul);
+    /* out (kv_mul, hd) = att (kv_mul, n_pos) x V (n_pos, hd): gemm_nn
+     * again, run.c's order (xb[i] += a * v[i] over the positions) */
+    nn(kv_mul, hd, n_pos, att, (size_t)c->n_ctx, (const char *)c->value_cache + v_off, ldv, out,
+       (size_t)hd);
     for (int32_t m = 0; m < kv_mul; m++) {
       int32_t h = g * kv_mul + m;
       store_row(c, out + (size_t)m * (size_t)hd,

@@ -63,7 +63,8 @@ struct nb_model {
 typedef struct nb__state_size {
   int32_t n_batch;       /* tokens per chunk: min(NB__MAX_BATCH, n_ctx) */
   size_t esize;          /* bytes of a stored activation: 4 (f32) or 2 */
-  size_t kv_bytes;       /* one of K or V: (n_layers, kv_dim, kv_ld) */
+  size_t kv_bytes;       /* one of K or V: K (n_layers, kv_dim, kv_ld);
+                            V (n_layers, n_ctx, kv_dim) fits in it */
   size_t kv_ld;          /* bytes between cache rows: n_ctx + NB__KV_PAD
                             elements (see below) */
   size_t x_bytes;        /* residual stream (n_batch, dim) */
@@ -81,8 +82,8 @@ typedef struct nb__state_size {
 void nb__state_size_for(const nb_hparams *hp, int32_t n_ctx, int act,
                         nb__state_size *s);
 
-/* Elements of padding after each cache row. Why: the caches are stored
- * transposed (one row per key/value element, positions along it), and a
+/* Elements of padding after each key cache row. Why: the keys are stored
+ * transposed (one row per key element, positions along it), and a
  * power-of-two n_ctx made the row stride a multiple of 4 KiB: the 64 rows
  * of one head then all fall in the same L1 set, and the scores kernel,
  * which reads them in turn, thrashed it (slower than short dot products).

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "expf_poly.h"
 #include "kernels.h"
 #include "nb_internal.h"
 #include "testutil.h"
@@ -568,6 +569,99 @@ START_TEST(test_gemm_nn_bit_exact) {
 }
 END_TEST
 
+/* softmax. kernels.h gives the SIMD sets an exact recipe (nb__exp_le0, 8
+ * lane sums, nb__sum8_tree); simd_softmax below writes it out in plain C
+ * and every SIMD set must match it bit for bit. Against the scalar set
+ * (run.c's loop, libm expf) each probability may differ by the two exps'
+ * errors (<= 1 + 0.5 ulp) plus the two sums' rounding (each within
+ * (n - 1) * 2^-24 relative) and the division, so we allow
+ *   |p_simd - p_scalar| <= (2n + 8) * 2^-24 * p_scalar + 2^-126.
+ * Also: nb__exp_le0 within 1.5 ulp of exp (in double) over its whole range
+ * and 0 below it; a row sums to 1; the element after the row is untouched.
+ * Lengths around the 8-lane blocks, spreads that underflow, three scales. */
+static void simd_softmax(float *x, int64_t n, float scale) {
+  for (int64_t j = 0; j < n; j++) x[j] = x[j] / scale;
+  float mx = x[0];
+  for (int64_t j = 1; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+  float s[8] = {0};
+  for (int64_t j = 0; j < n; j++) {
+    x[j] = nb__exp_le0(x[j] - mx);
+    s[j & 7] = s[j & 7] + x[j];
+  }
+  const float sum = nb__sum8_tree(s);
+  for (int64_t j = 0; j < n; j++) x[j] = x[j] / sum;
+}
+
+START_TEST(test_softmax) {
+  nb__kernels ref, sets[NB_MAX_SETS];
+  nb_err e;
+  ck_assert_int_eq(nb__kernels_init(&ref, "scalar", &e), NB_OK);
+  int ns = runnable_sets(sets, NB_MAX_SETS);
+  /* the exp itself */
+  double worst = 0.0;
+  for (int i = 0; i <= 200000; i++) {
+    const float v = NB__EXP_LO * (float)i / 200000.0f;
+    const double want = exp((double)v);
+    const double got = (double)nb__exp_le0(v);
+    const double ulp = ldexp(1.0, ilogb(want) - 23);
+    const double err = fabs(got - want) / ulp;
+    if (err > worst) worst = err;
+  }
+  fprintf(stderr, "test_kernels: nb__exp_le0 max error %.2f ulp\n", worst);
+  ck_assert_msg(worst <= 1.5, "nb__exp_le0 error %.2f ulp", worst); /* measured 0.98 */
+  ck_assert(nb__exp_le0(0.0f) == 1.0f);
+  ck_assert(nb__exp_le0(-88.0f) == 0.0f && nb__exp_le0(-INFINITY) == 0.0f);
+  /* rows */
+  static const int64_t lens[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 63, 64, 65, 257, 1000};
+  static const float scales[] = {8.0f, 11.3137085f, 1.0f};
+  float *x0 = nb_malloc(sizeof(float) * 1001), *x1 = nb_malloc(sizeof(float) * 1001);
+  float *xs = nb_malloc(sizeof(float) * 1001), *src = nb_malloc(sizeof(float) * 1001);
+  ck_assert(x0 && x1 && xs && src);
+  rng_state = 17;
+  double worst_rel = 0.0;
+  for (size_t li = 0; li < NB__ARRAY_LEN(lens); li++)
+    for (size_t si = 0; si < NB__ARRAY_LEN(scales); si++)
+      for (int spread = 0; spread < 3; spread++) {
+        const int64_t n = lens[li];
+        const float amp = spread == 0 ? 2.0f : spread == 1 ? 100.0f : 3000.0f;
+        for (int64_t j = 0; j < n; j++) src[j] = rnd_unit() * amp;
+        memcpy(xs, src, sizeof(float) * (size_t)n);
+        xs[n] = 12345.0f;
+        ref.softmax(xs, n, scales[si]);
+        ck_assert(xs[n] == 12345.0f);
+        memcpy(x0, src, sizeof(float) * (size_t)n);
+        x0[n] = 12345.0f;
+        simd_softmax(x0, n, scales[si]);
+        double sum = 0.0;
+        for (int64_t j = 0; j < n; j++) {
+          ck_assert(x0[j] >= 0.0f && x0[j] <= 1.0f);
+          sum += x0[j];
+          const double tol = (2.0 * (double)n + 8.0) * 0x1p-24 * xs[j] + 0x1p-126;
+          const double d = fabs((double)x0[j] - (double)xs[j]);
+          ck_assert_msg(d <= tol, "softmax recipe vs scalar: %g vs %g (n=%ld j=%ld)",
+                        (double)x0[j], (double)xs[j], (long)n, (long)j);
+          if (xs[j] > 1e-30f && d / xs[j] > worst_rel) worst_rel = d / xs[j];
+        }
+        ck_assert_msg(fabs(sum - 1.0) <= 1e-5, "softmax sum %.9f (n=%ld)", sum, (long)n);
+        for (int s = 0; s < ns; s++) {
+          ck_assert_ptr_nonnull(sets[s].softmax);
+          memcpy(x1, src, sizeof(float) * (size_t)n);
+          x1[n] = 12345.0f;
+          sets[s].softmax(x1, n, scales[si]);
+          ck_assert_msg(memcmp(x0, x1, sizeof(float) * (size_t)(n + 1)) == 0,
+                        "%s softmax differs from the SIMD recipe (n=%ld scale %g spread %d)",
+                        sets[s].name, (long)n, (double)scales[si], spread);
+        }
+      }
+  fprintf(stderr, "test_kernels: SIMD softmax vs scalar: max relative difference %.3g (p > 1e-30)\n",
+          worst_rel);
+  nb_free(xs);
+  nb_free(x0);
+  nb_free(x1);
+  nb_free(src);
+}
+END_TEST
+
 START_TEST(test_selection) {
   nb__kernels k;
   nb_err e;
@@ -623,6 +717,7 @@ int main(void) {
   tcase_add_test(tc, test_gemm_empty);
   tcase_add_test(tc, test_gemm_vs_scalar);
   tcase_add_test(tc, test_gemm_nn_bit_exact);
+  tcase_add_test(tc, test_softmax);
   suite_add_tcase(s, tc);
   return nbt_run_suite(s);
 }

@@ -287,6 +287,7 @@ static void gemm_q4_0_q8(int64_t k, const void *w, size_t ldw, const void *x,
 
 /* -------------------------------------------------- gemm_nn (kernels.h) */
 #include "nn_x86.h"
+#include "softmax_x86.h"
 
 NB__ALWAYS_INLINE void nn_gemm(int f16, int64_t m, int64_t n, int64_t k,
                                const float *x, size_t ldx, const void *b,
@@ -387,6 +388,7 @@ void nb__kernels_fill_avx2(nb__kernels *k) {
   k->gemm[NB_TYPE_Q4_0][NB__X_Q8] = gemm_q4_0_q8;
   k->gemm_nn[NB_TYPE_F32] = gemm_nn_f32;
   k->gemm_nn[NB_TYPE_F16] = gemm_nn_f16;
+  k->softmax = softmax8;
   k->f32_to_f16 = f32_to_f16;
   k->f16_to_f32 = f16_to_f32;
   k->quantize_q8 = quantize_q8;

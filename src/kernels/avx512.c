@@ -251,6 +251,7 @@ static void quantize_q8(const float *src, void *dst, int64_t n) {
  * nn_x86.h's walk and arithmetic with 16-column vectors first (R <= 4
  * rows x V <= 2 vectors), then its 8-column tile and tail. */
 #include "nn_x86.h"
+#include "softmax_x86.h"
 
 static inline __m512 nn_ld16(int f16, const uint8_t *bd, int64_t j) {
   if (f16) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(bd + 2 * j)));
@@ -312,6 +313,7 @@ void NB__AVX512_FILL(nb__kernels *k) {
   k->gemm[NB_TYPE_Q4_0][NB__X_Q8] = gemm_q4_0_q8;
   k->gemm_nn[NB_TYPE_F32] = gemm_nn_f32;
   k->gemm_nn[NB_TYPE_F16] = gemm_nn_f16;
+  k->softmax = softmax8;
   k->f32_to_f16 = f32_to_f16;
   k->f16_to_f32 = f16_to_f32;
   k->quantize_q8 = quantize_q8;

@@ -71,6 +71,16 @@ typedef struct nb__kernels {
   nb__gemm_fn gemm[NB_TYPE_COUNT][NB__X_COUNT];
   /* [B type]: F32 and F16 only (NULL elsewhere) */
   nb__gemm_nn_fn gemm_nn[NB_TYPE_COUNT];
+  /* softmax in place, n >= 1 finite values (attention scores):
+   *   x[j] = x[j] / scale; m = max_j x[j]; e_j = exp(x[j] - m);
+   *   x[j] = e_j / sum_j e_j  (IEEE divisions).
+   * The scalar set is run.c's loop (libm expf, the sum in j order), so
+   * --act f32 on the scalar set still gives run.c's logits bit for bit.
+   * The SIMD sets use nb__exp_le0 (expf_poly.h, within 1 ulp, vectorized
+   * step for step) and add the e_j in 8 lanes (lane l: j = l mod 8, j
+   * increasing) combined by nb__sum8_tree: the same bits in every SIMD
+   * set, within a few ulp of the scalar set (test_kernels states it). */
+  void (*softmax)(float *x, int64_t n, float scale);
   /* activation conversions, n any length (q8: multiple of 32) */
   void (*f32_to_f16)(const float *src, nb_f16 *dst, int64_t n);
   void (*f16_to_f32)(const nb_f16 *src, float *dst, int64_t n);

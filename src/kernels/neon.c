@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "expf_poly.h"
 #include "kernels.h"
 #include "tile.h"
 
@@ -372,6 +373,63 @@ static void gemm_nn_f16(int64_t m, int64_t n, int64_t k, const float *x,
   nn_gemm(1, m, n, k, x, ldx, b, ldb, y, ldy);
 }
 
+/* ------------------------------------------------- softmax (kernels.h)
+ * nb__exp_le0 (expf_poly.h) four lanes at a time, step for step, and the
+ * sum's 8 lanes as two vectors: the bits of softmax_x86.h. */
+static inline float32x4_t nb__exp4(float32x4_t v) {
+  const uint32x4_t ok = vcgeq_f32(v, vdupq_n_f32(NB__EXP_LO));
+  const float32x4_t n = vrndmq_f32(
+      vaddq_f32(vmulq_n_f32(v, NB__EXP_LOG2E), vdupq_n_f32(0.5f)));
+  float32x4_t r = vsubq_f32(v, vmulq_n_f32(n, NB__EXP_C1));
+  r = vsubq_f32(r, vmulq_n_f32(n, NB__EXP_C2));
+  float32x4_t p = vdupq_n_f32(NB__EXP_P0);
+  p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(NB__EXP_P1));
+  p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(NB__EXP_P2));
+  p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(NB__EXP_P3));
+  p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(NB__EXP_P4));
+  p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(NB__EXP_P5));
+  float32x4_t y = vmulq_f32(p, vmulq_f32(r, r));
+  y = vaddq_f32(y, r);
+  y = vaddq_f32(y, vdupq_n_f32(1.0f));
+  /* lanes below LO may hold any n: their result is masked */
+  const int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+  return vreinterpretq_f32_u32(
+      vandq_u32(vreinterpretq_u32_f32(vmulq_f32(y, vreinterpretq_f32_s32(e))), ok));
+}
+
+static void softmax(float *x, int64_t n, float scale) {
+  const int64_t n8 = n & ~(int64_t)7;
+  const float32x4_t sv = vdupq_n_f32(scale);
+  for (int64_t j = 0; j < n8; j += 4) vst1q_f32(x + j, vdivq_f32(vld1q_f32(x + j), sv));
+  for (int64_t j = n8; j < n; j++) x[j] = x[j] / scale;
+  /* the maximum of finite values does not depend on the order */
+  float32x4_t mv = vdupq_n_f32(x[0]);
+  for (int64_t j = 0; j < n8; j += 4) mv = vmaxq_f32(mv, vld1q_f32(x + j));
+  float mx = vmaxvq_f32(mv);
+  for (int64_t j = n8; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+  const float32x4_t m4 = vdupq_n_f32(mx);
+  float32x4_t a0 = vdupq_n_f32(0.0f), a1 = vdupq_n_f32(0.0f); /* lanes 0-3, 4-7 */
+  for (int64_t j = 0; j < n8; j += 8) {
+    const float32x4_t e0 = nb__exp4(vsubq_f32(vld1q_f32(x + j), m4));
+    const float32x4_t e1 = nb__exp4(vsubq_f32(vld1q_f32(x + j + 4), m4));
+    vst1q_f32(x + j, e0);
+    vst1q_f32(x + j + 4, e1);
+    a0 = vaddq_f32(a0, e0);
+    a1 = vaddq_f32(a1, e1);
+  }
+  float t[8];
+  vst1q_f32(t, a0);
+  vst1q_f32(t + 4, a1);
+  for (int64_t j = n8; j < n; j++) {
+    x[j] = nb__exp_le0(x[j] - mx);
+    t[j - n8] = t[j - n8] + x[j];
+  }
+  const float sum = nb__sum8_tree(t);
+  const float32x4_t s4 = vdupq_n_f32(sum);
+  for (int64_t j = 0; j < n8; j += 4) vst1q_f32(x + j, vdivq_f32(vld1q_f32(x + j), s4));
+  for (int64_t j = n8; j < n; j++) x[j] = x[j] / sum;
+}
+
 void nb__kernels_fill_neon(nb__kernels *k) {
   k->name = "neon";
   k->gemm[NB_TYPE_F16][NB__X_F16] = gemm_f16_f16;
@@ -384,6 +442,7 @@ void nb__kernels_fill_neon(nb__kernels *k) {
   k->gemm[NB_TYPE_Q4_0][NB__X_Q8] = gemm_q4_0_q8;
   k->gemm_nn[NB_TYPE_F32] = gemm_nn_f32;
   k->gemm_nn[NB_TYPE_F16] = gemm_nn_f16;
+  k->softmax = softmax;
   k->f32_to_f16 = f32_to_f16;
   k->f16_to_f32 = f16_to_f32;
   k->quantize_q8 = quantize_q8;

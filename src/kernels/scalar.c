@@ -22,6 +22,7 @@
  * memcpy (a block's scale may sit at any even offset); float weight rows and
  * activation rows must be aligned to their element size (GGUF data is).
  */
+#include <math.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -211,6 +212,19 @@ static void f16_to_f32(const nb_f16 *src, float *dst, int64_t n) {
 NB__GEMM_NN(gemm_nn_f32, ld_f32)
 NB__GEMM_NN(gemm_nn_f16, ld_f16)
 
+/* softmax (kernels.h): llama2.c run.c's loop, libm's expf. */
+static void softmax(float *x, int64_t n, float scale) {
+  for (int64_t j = 0; j < n; j++) x[j] = x[j] / scale;
+  float mx = x[0];
+  for (int64_t j = 1; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+  float sum = 0.0f;
+  for (int64_t j = 0; j < n; j++) {
+    x[j] = expf(x[j] - mx);
+    sum += x[j];
+  }
+  for (int64_t j = 0; j < n; j++) x[j] = x[j] / sum;
+}
+
 /* Activation row -> Q8_0 blocks, with the weight quantizer's rounding
  * (ggml's quantize_row_q8_0_ref), n a multiple of 32. */
 static void quantize_q8(const float *src, void *dst, int64_t n) {
@@ -236,6 +250,7 @@ void nb__kernels_fill_scalar(nb__kernels *k) {
   k->gemm[NB_TYPE_Q4_0][NB__X_Q8] = gemm_q4_0_q8;
   k->gemm_nn[NB_TYPE_F32] = gemm_nn_f32;
   k->gemm_nn[NB_TYPE_F16] = gemm_nn_f16;
+  k->softmax = softmax;
   k->f32_to_f16 = f32_to_f16;
   k->f16_to_f32 = f16_to_f32;
   k->quantize_q8 = quantize_q8;

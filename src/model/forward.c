@@ -298,29 +298,10 @@ static void att_run(void *arg, int32_t ith, int32_t nth) {
      * positions in the vector lanes, run.c's summation order */
     nn(kv_mul, n_pos, hd, qg, (size_t)hd, (const char *)c->key_cache + k_off, ldc, att,
        (size_t)c->n_ctx);
-    for (int32_t m = 0; m < kv_mul; m++) {
-      float *am = att + (size_t)m * (size_t)c->n_ctx;
-      for (int32_t j = 0; j < n_pos; j++) am[j] /= scale;
-      /* the maximum in 8 partial runs (a single run waits on each
-       * comparison: 40% of this loop nest's time); every run starts from
-       * am[0] and ignores what the sequential loop ignores (NaN), so the
-       * result is the sequential one (up to the sign of a zero maximum,
-       * which exp(am[j] - mx) cannot see) */
-      float mp[8];
-      for (int u = 0; u < 8; u++) mp[u] = am[0];
-      int32_t j8 = 1;
-      for (; j8 + 8 <= n_pos; j8 += 8)
-        for (int u = 0; u < 8; u++) mp[u] = am[j8 + u] > mp[u] ? am[j8 + u] : mp[u];
-      for (; j8 < n_pos; j8++) mp[0] = am[j8] > mp[0] ? am[j8] : mp[0];
-      float mx = mp[0];
-      for (int u = 1; u < 8; u++) mx = mp[u] > mx ? mp[u] : mx;
-      float sum = 0.0f;
-      for (int32_t j = 0; j < n_pos; j++) {
-        am[j] = expf(am[j] - mx);
-        sum += am[j];
-      }
-      for (int32_t j = 0; j < n_pos; j++) am[j] /= sum;
-    }
+    /* softmax(scores / sqrt(hd)) per head (kernels.h: the same bits in
+     * every set) */
+    for (int32_t m = 0; m < kv_mul; m++)
+      c->k.softmax(att + (size_t)m * (size_t)c->n_ctx, n_pos, scale);
     /* out (kv_mul, hd) = att (kv_mul, n_pos) x V (n_pos, hd): gemm_nn
      * again, run.c's order (xb[i] += a * v[i] over the positions) */
     nn(kv_mul, hd, n_pos, att, (size_t)c->n_ctx, (const char *)c->value_cache + v_off, ldv, out,

@@ -662,6 +662,67 @@ START_TEST(test_softmax) {
 }
 END_TEST
 
+/* swiglu: every SIMD set bit for bit as the recipe of kernels.h
+ * (nb__swiglu1 per element), and that recipe within 6 ulp of the scalar
+ * set (run.c's expression with libm expf): the exps differ by <= 1.5 ulp,
+ * which moves the sigmoid by at most as much (its relative sensitivity to
+ * e is e / (1 + e) < 1), plus four roundings on each side. Values from
+ * -100 to 100 (the sigmoid saturates or underflows), zeros, lengths with
+ * tails; the element after the row untouched. */
+START_TEST(test_swiglu) {
+  nb__kernels ref, sets[NB_MAX_SETS];
+  nb_err e;
+  ck_assert_int_eq(nb__kernels_init(&ref, "scalar", &e), NB_OK);
+  int ns = runnable_sets(sets, NB_MAX_SETS);
+  const int64_t nmax = 4099;
+  float *g0 = nb_malloc(sizeof(float) * (size_t)(nmax + 1));
+  float *g1 = nb_malloc(sizeof(float) * (size_t)(nmax + 1));
+  float *gs = nb_malloc(sizeof(float) * (size_t)(nmax + 1));
+  float *src = nb_malloc(sizeof(float) * (size_t)nmax), *u = nb_malloc(sizeof(float) * (size_t)nmax);
+  ck_assert(g0 && g1 && gs && src && u);
+  rng_state = 23;
+  for (int64_t j = 0; j < nmax; j++) {
+    src[j] = j % 97 == 0 ? (j % 2 ? -0.0f : 0.0f) : rnd_unit() * (j % 3 ? 8.0f : 100.0f);
+    u[j] = rnd_unit() * 4.0f;
+  }
+  static const int64_t lens[] = {1, 3, 4, 7, 8, 9, 17, nmax};
+  double worst = 0.0;
+  for (size_t li = 0; li < NB__ARRAY_LEN(lens); li++) {
+    const int64_t n = lens[li];
+    memcpy(gs, src, sizeof(float) * (size_t)n);
+    gs[n] = 12345.0f;
+    ref.swiglu(gs, u, n);
+    ck_assert(gs[n] == 12345.0f);
+    for (int64_t j = 0; j < n; j++) {
+      g0[j] = nb__swiglu1(src[j], u[j]);
+      const double d = fabs((double)g0[j] - (double)gs[j]);
+      /* + an absolute 2^-110: the recipe's exp is 0 below -87.34, where
+       * |silu(v) * u| < 100 * 2^-126 * 4 */
+      const double tol = 6.0 * 0x1p-24 * fabs((double)gs[j]) + 0x1p-110;
+      ck_assert_msg(d <= tol, "swiglu recipe vs scalar at v=%g: %g vs %g", (double)src[j],
+                    (double)g0[j], (double)gs[j]);
+      if (fabs(gs[j]) > 1e-30 && d / fabs(gs[j]) > worst) worst = d / fabs(gs[j]);
+    }
+    g0[n] = 12345.0f;
+    for (int s = 0; s < ns; s++) {
+      ck_assert_ptr_nonnull(sets[s].swiglu);
+      memcpy(g1, src, sizeof(float) * (size_t)n);
+      g1[n] = 12345.0f;
+      sets[s].swiglu(g1, u, n);
+      ck_assert_msg(memcmp(g0, g1, sizeof(float) * (size_t)(n + 1)) == 0,
+                    "%s swiglu differs from the SIMD recipe (n=%ld)", sets[s].name, (long)n);
+    }
+  }
+  fprintf(stderr, "test_kernels: SIMD swiglu vs scalar: max relative difference %.3g ulp\n",
+          worst / 0x1p-24);
+  nb_free(g0);
+  nb_free(g1);
+  nb_free(gs);
+  nb_free(src);
+  nb_free(u);
+}
+END_TEST
+
 START_TEST(test_selection) {
   nb__kernels k;
   nb_err e;
@@ -718,6 +779,7 @@ int main(void) {
   tcase_add_test(tc, test_gemm_vs_scalar);
   tcase_add_test(tc, test_gemm_nn_bit_exact);
   tcase_add_test(tc, test_softmax);
+  tcase_add_test(tc, test_swiglu);
   suite_add_tcase(s, tc);
   return nbt_run_suite(s);
 }

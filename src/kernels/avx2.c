@@ -389,6 +389,7 @@ void nb__kernels_fill_avx2(nb__kernels *k) {
   k->gemm_nn[NB_TYPE_F32] = gemm_nn_f32;
   k->gemm_nn[NB_TYPE_F16] = gemm_nn_f16;
   k->softmax = softmax8;
+  k->swiglu = swiglu8;
   k->f32_to_f16 = f32_to_f16;
   k->f16_to_f32 = f16_to_f32;
   k->quantize_q8 = quantize_q8;

@@ -50,6 +50,14 @@ static inline float nb__exp_le0(float v) {
   return y * s;
 }
 
+/* silu(v) * u in the SIMD sets' recipe (kernels.h: swiglu): the vector
+ * kernels' tails. */
+static inline float nb__swiglu1(float v, float u) {
+  const float e = nb__exp_le0(v < 0.0f ? v : -v);
+  const float s = v >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+  return (v * s) * u;
+}
+
 /* The softmax sum's fixed order (kernels.h): 8 lane sums combined as a
  * tree. */
 static inline float nb__sum8_tree(const float s[8]) {

@@ -81,6 +81,12 @@ typedef struct nb__kernels {
    * increasing) combined by nb__sum8_tree: the same bits in every SIMD
    * set, within a few ulp of the scalar set (test_kernels states it). */
   void (*softmax)(float *x, int64_t n, float scale);
+  /* SwiGLU in place: g[j] = silu(g[j]) * u[j], silu(v) = v * sigmoid(v).
+   * Scalar: run.c's v * (1 / (1 + expf(-v))) * u. SIMD sets: with
+   * e = nb__exp_le0(-|v|), sigmoid = 1 / (1 + e) for v >= 0 and
+   * e / (1 + e) below, then (v * sigmoid) * u: the same bits in every
+   * SIMD set, within a few ulp of the scalar set (test_kernels). */
+  void (*swiglu)(float *g, const float *u, int64_t n);
   /* activation conversions, n any length (q8: multiple of 32) */
   void (*f32_to_f16)(const float *src, nb_f16 *dst, int64_t n);
   void (*f16_to_f32)(const nb_f16 *src, float *dst, int64_t n);

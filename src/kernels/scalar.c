@@ -225,6 +225,15 @@ static void softmax(float *x, int64_t n, float scale) {
   for (int64_t j = 0; j < n; j++) x[j] = x[j] / sum;
 }
 
+/* swiglu (kernels.h): run.c's expression. */
+static void swiglu(float *g, const float *u, int64_t n) {
+  for (int64_t j = 0; j < n; j++) {
+    float v = g[j];
+    v = v * (1.0f / (1.0f + expf(-v)));
+    g[j] = v * u[j];
+  }
+}
+
 /* Activation row -> Q8_0 blocks, with the weight quantizer's rounding
  * (ggml's quantize_row_q8_0_ref), n a multiple of 32. */
 static void quantize_q8(const float *src, void *dst, int64_t n) {
@@ -251,6 +260,7 @@ void nb__kernels_fill_scalar(nb__kernels *k) {
   k->gemm_nn[NB_TYPE_F32] = gemm_nn_f32;
   k->gemm_nn[NB_TYPE_F16] = gemm_nn_f16;
   k->softmax = softmax;
+  k->swiglu = swiglu;
   k->f32_to_f16 = f32_to_f16;
   k->f16_to_f32 = f16_to_f32;
   k->quantize_q8 = quantize_q8;

@@ -1,5 +1,6 @@
 /*
- * softmax_x86.h: the softmax kernel (kernels.h) on 256-bit vectors, shared
+ * softmax_x86.h: the softmax and swiglu kernels (kernels.h) on 256-bit
+ * vectors, shared
  * by avx2.c and avx512.c: nb__exp_le0 (expf_poly.h) eight lanes at a time,
  * step for step, and the sum in its 8 lanes (kernels.h's SIMD order, which
  * neon.c follows too). The AVX-512 set uses it as is: the exp is a small
@@ -66,6 +67,22 @@ static void softmax8(float *x, int64_t n, float scale) {
     _mm256_storeu_ps(x + j, _mm256_div_ps(_mm256_loadu_ps(x + j), s8));
   const float sum = nb__sum8_tree(t);
   for (int64_t j = n8; j < n; j++) x[j] = x[j] / sum;
+}
+
+/* swiglu (kernels.h), nb__swiglu1 eight lanes at a time; -|v| by setting
+ * the sign bit (a zero's sign does not change its exp, 1). */
+static void swiglu8(float *g, const float *u, int64_t n) {
+  const int64_t n8 = n & ~(int64_t)7;
+  const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+  for (int64_t j = 0; j < n8; j += 8) {
+    const __m256 v = _mm256_loadu_ps(g + j);
+    const __m256 e = nb__exp8(_mm256_or_ps(v, sign));
+    const __m256 d = _mm256_add_ps(one, e);
+    const __m256 pos = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ);
+    const __m256 s = _mm256_blendv_ps(_mm256_div_ps(e, d), _mm256_div_ps(one, d), pos);
+    _mm256_storeu_ps(g + j, _mm256_mul_ps(_mm256_mul_ps(v, s), _mm256_loadu_ps(u + j)));
+  }
+  for (int64_t j = n8; j < n; j++) g[j] = nb__swiglu1(g[j], u[j]);
 }
 
 #endif /* NB_SOFTMAX_X86_H */

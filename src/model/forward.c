@@ -354,11 +354,7 @@ static void ffn_run(void *arg, int32_t ith, int32_t nth) {
     for (int32_t t = 0; t < a->nt; t++) {
       float *g = sg + (size_t)t * (size_t)mt;
       const float *u = su + (size_t)t * (size_t)mt;
-      for (int64_t r = 0; r < m; r++) {
-        float v = g[r];
-        v = v * (1.0f / (1.0f + expf(-v))); /* silu, as run.c */
-        g[r] = v * u[r];
-      }
+      c->k.swiglu(g, u, m); /* silu(g) * u (the scalar set: as run.c) */
       store_row(c, g, (char *)arow(c, c->hb, t, ffn) + (size_t)a0 * c->sz.esize, m);
     }
   }

@@ -292,23 +292,14 @@ static void gemm_q4_0_q8(int64_t k, const void *w, size_t ldw, const void *x,
 NB__ALWAYS_INLINE void nn_gemm(int f16, int64_t m, int64_t n, int64_t k,
                                const float *x, size_t ldx, const void *b,
                                size_t ldb, float *y, size_t ldy) {
-  NB__NN_ROWS(f16, m, k, x, ldx, b, ldb, y, ldy, {
+  NB__NN_ROWS(m, x, ldx, y, ldy, {
     int64_t j = 0;
     for (; j + 16 <= n; j += 16) nn_tile8(R, 2, f16, k, xi, ldx, b, ldb, yi, ldy, j);
     for (; j + 8 <= n; j += 8) nn_tile8(R, 1, f16, k, xi, ldx, b, ldb, yi, ldy, j);
     if (j < n) nn_tail8(R, f16, k, xi, ldx, b, ldb, yi, ldy, j, (int)(n - j));
   });
 }
-static void gemm_nn_f32(int64_t m, int64_t n, int64_t k, const float *x,
-                        size_t ldx, const void *b, size_t ldb, float *y,
-                        size_t ldy) {
-  nn_gemm(0, m, n, k, x, ldx, b, ldb, y, ldy);
-}
-static void gemm_nn_f16(int64_t m, int64_t n, int64_t k, const float *x,
-                        size_t ldx, const void *b, size_t ldb, float *y,
-                        size_t ldy) {
-  nn_gemm(1, m, n, k, x, ldx, b, ldb, y, ldy);
-}
+NB__GEMM_NN_ENTRIES(nn_gemm)
 
 /* ------------------------------------------------------------ conversions */
 

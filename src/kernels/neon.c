@@ -339,39 +339,17 @@ NB__ALWAYS_INLINE void nn_tail4(int R, int f16, int64_t k, const float *x,
   }
 }
 
-NB__ALWAYS_INLINE void nn_rows(int R, int f16, int64_t n, int64_t k,
-                               const float *x, size_t ldx, const void *b,
-                               size_t ldb, float *y, size_t ldy) {
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) nn_tile4(R, 2, f16, k, x, ldx, b, ldb, y, ldy, j);
-  for (; j + 4 <= n; j += 4) nn_tile4(R, 1, f16, k, x, ldx, b, ldb, y, ldy, j);
-  if (j < n) nn_tail4(R, f16, k, x, ldx, b, ldb, y, ldy, j, (int)(n - j));
-}
-
 NB__ALWAYS_INLINE void nn_gemm(int f16, int64_t m, int64_t n, int64_t k,
                                const float *x, size_t ldx, const void *b,
                                size_t ldb, float *y, size_t ldy) {
-  for (int64_t i = 0; i < m; i += 4) {
-    const float *xi = x + (size_t)i * ldx;
-    float *yi = y + (size_t)i * ldy;
-    switch (m - i < 4 ? m - i : 4) {
-      case 1: nn_rows(1, f16, n, k, xi, ldx, b, ldb, yi, ldy); break;
-      case 2: nn_rows(2, f16, n, k, xi, ldx, b, ldb, yi, ldy); break;
-      case 3: nn_rows(3, f16, n, k, xi, ldx, b, ldb, yi, ldy); break;
-      default: nn_rows(4, f16, n, k, xi, ldx, b, ldb, yi, ldy); break;
-    }
-  }
+  NB__NN_ROWS(m, x, ldx, y, ldy, {
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) nn_tile4(R, 2, f16, k, xi, ldx, b, ldb, yi, ldy, j);
+    for (; j + 4 <= n; j += 4) nn_tile4(R, 1, f16, k, xi, ldx, b, ldb, yi, ldy, j);
+    if (j < n) nn_tail4(R, f16, k, xi, ldx, b, ldb, yi, ldy, j, (int)(n - j));
+  });
 }
-static void gemm_nn_f32(int64_t m, int64_t n, int64_t k, const float *x,
-                        size_t ldx, const void *b, size_t ldb, float *y,
-                        size_t ldy) {
-  nn_gemm(0, m, n, k, x, ldx, b, ldb, y, ldy);
-}
-static void gemm_nn_f16(int64_t m, int64_t n, int64_t k, const float *x,
-                        size_t ldx, const void *b, size_t ldb, float *y,
-                        size_t ldy) {
-  nn_gemm(1, m, n, k, x, ldx, b, ldb, y, ldy);
-}
+NB__GEMM_NN_ENTRIES(nn_gemm)
 
 /* ------------------------------------------------- softmax (kernels.h)
  * nb__exp_le0 (expf_poly.h) four lanes at a time, step for step, and the

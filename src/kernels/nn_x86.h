@@ -1,9 +1,10 @@
 /*
  * nn_x86.h: the pieces of gemm_nn (kernels.h) shared by avx2.c and
  * avx512.c: an 8-column tile on 256-bit vectors, the tail of fewer than 8
- * columns, and the walk over row groups of up to 4. Every piece computes
- * acc = acc + x * b per d with the product and the sum rounded apart (the
- * scalar oracle's arithmetic, so the bits match it whatever the tiling).
+ * columns (tile.h has the walk over row groups, NB__NN_ROWS). Every piece
+ * computes acc = acc + x * b per d with the product and the sum rounded
+ * apart (the scalar oracle's arithmetic, so the bits match it whatever the
+ * tiling).
  * Include after tile.h from a file compiled with at least AVX2 and F16C.
  */
 #ifndef NB_NN_X86_H
@@ -81,19 +82,5 @@ NB__ALWAYS_INLINE void nn_tail8(int R, int f16, int64_t k, const float *x,
     memcpy(y + (size_t)r * ldy + (size_t)j, o, (size_t)w * sizeof(float));
   }
 }
-
-/* Runs BODY for each group of R <= 4 rows of x (xi) and y (yi), with R a
- * compile-time constant in each expansion so the tiles unroll. */
-#define NB__NN_ROWS(f16, m, k, x, ldx, b, ldb, y, ldy, BODY)                 \
-  for (int64_t i_ = 0; i_ < (m); i_ += 4) {                                  \
-    const float *xi = (x) + (size_t)i_ * (ldx);                              \
-    float *yi = (y) + (size_t)i_ * (ldy);                                    \
-    switch ((m) - i_ < 4 ? (m) - i_ : 4) {                                   \
-      case 1: { const int R = 1; BODY } break;                               \
-      case 2: { const int R = 2; BODY } break;                               \
-      case 3: { const int R = 3; BODY } break;                               \
-      default: { const int R = 4; BODY } break;                              \
-    }                                                                        \
-  }
 
 #endif /* NB_NN_X86_H */

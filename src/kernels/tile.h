@@ -137,4 +137,32 @@ static inline void nb__tile_walk(const nb__tile_fn tiles[][NB__TMAX_T + 1],
                   ldw, x, ldx, y, ldy, r0, r1, nt);                          \
   }
 
+/* gemm_nn (kernels.h) helpers shared by every ISA file. Runs BODY for each group of R <= 4 rows of x (xi) and y (yi), with R a
+ * compile-time constant in each expansion so the tiles unroll. */
+#define NB__NN_ROWS(m, x, ldx, y, ldy, BODY)                                 \
+  for (int64_t i_ = 0; i_ < (m); i_ += 4) {                                  \
+    const float *xi = (x) + (size_t)i_ * (ldx);                              \
+    float *yi = (y) + (size_t)i_ * (ldy);                                    \
+    switch ((m) - i_ < 4 ? (m) - i_ : 4) {                                   \
+      case 1: { const int R = 1; BODY } break;                               \
+      case 2: { const int R = 2; BODY } break;                               \
+      case 3: { const int R = 3; BODY } break;                               \
+      default: { const int R = 4; BODY } break;                              \
+    }                                                                        \
+  }
+
+/* The two table entries of an ISA's gemm_nn, from its
+ * nn_gemm(f16, m, n, k, x, ldx, b, ldb, y, ldy). */
+#define NB__GEMM_NN_ENTRIES(NN)                                              \
+  static void gemm_nn_f32(int64_t m, int64_t n, int64_t k, const float *x,   \
+                          size_t ldx, const void *b, size_t ldb, float *y,   \
+                          size_t ldy) {                                      \
+    NN(0, m, n, k, x, ldx, b, ldb, y, ldy);                                  \
+  }                                                                          \
+  static void gemm_nn_f16(int64_t m, int64_t n, int64_t k, const float *x,   \
+                          size_t ldx, const void *b, size_t ldb, float *y,   \
+                          size_t ldy) {                                      \
+    NN(1, m, n, k, x, ldx, b, ldb, y, ldy);                                  \
+  }
+
 #endif /* NB_TILE_H */

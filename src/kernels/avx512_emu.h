@@ -24,6 +24,8 @@
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
+#include <stddef.h>
+#include <string.h>
 
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/x86/avx512.h>
@@ -80,6 +82,25 @@ static inline __m128i nb__emu_cvtepi32_epi8(simde__m512i v) {
   return _mm_loadu_si128((const __m128i *)(const void *)out);
 }
 #define _mm512_cvtepi32_epi8(v) nb__emu_cvtepi32_epi8(v)
+
+/* Truncate 16 int32 to 16 int16 (vpmovdw: low half of each lane). */
+static inline __m256i nb__emu_cvtepi32_epi16(simde__m512i v) {
+  simde__m512i_private a = simde__m512i_to_private(v);
+  int16_t out[16];
+  for (int i = 0; i < 16; i++) out[i] = (int16_t)(uint16_t)((uint32_t)a.i32[i] & 0xffff);
+  return _mm256_loadu_si256((const __m256i *)(const void *)out);
+}
+#define _mm512_cvtepi32_epi16(v) nb__emu_cvtepi32_epi16(v)
+
+/* Gather 16 int32 from base + idx[i] * scale (vpgatherdd). */
+static inline simde__m512i nb__emu_i32gather_epi32(simde__m512i idx,
+                                                  const void *base, int scale) {
+  simde__m512i_private a = simde__m512i_to_private(idx), r;
+  for (int i = 0; i < 16; i++)
+    memcpy(&r.i32[i], (const char *)base + (ptrdiff_t)a.i32[i] * scale, 4);
+  return simde__m512i_from_private(r);
+}
+#define _mm512_i32gather_epi32(idx, base, scale) nb__emu_i32gather_epi32(idx, base, scale)
 
 /* int32 -> float, round to nearest even (vcvtdq2ps zmm). */
 static inline simde__m512 nb__emu_cvtepi32_ps(simde__m512i v) {

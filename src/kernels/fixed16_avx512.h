@@ -141,10 +141,10 @@ NB__LW_CHECK(QH16_G, QH16_KS, sizeof(qh16_blk), QH16_TB, 16, sizeof(qhl_x));
 static const nb__lw qh16_fam[2] = {
     {16, QH16_KS, QH16_G, QH16_T, QH16_TB, 16, 1, sizeof(nb__block_q8_0),
      32 * sizeof(nb_f16), sizeof(qh16_blk), sizeof(qhl_x), qh16_pack_q8,
-     qhl_prep, QH16_TILES},
+     qhl_prep, QH16_TILES, 0, {0}},
     {16, QH16_KS, QH16_G, QH16_T, QH16_TB, 16, 1, sizeof(nb__block_q4_0),
      32 * sizeof(nb_f16), sizeof(qh16_blk), sizeof(qhl_x), qh16_pack_q4,
-     qhl_prep, QH16_TILES},
+     qhl_prep, QH16_TILES, 0, {0}},
 };
 
 /* ------------------------------------------------ one token (decode) */

@@ -282,10 +282,10 @@ NB__LW_CHECK(QHL_G, QHL_KS, sizeof(qhl_blk), QHL_TB, 8, sizeof(qhl_x));
 static const nb__lw qhl_fam[2] = {
     {8, QHL_KS, QHL_G, QHL_T, QHL_TB, 16, 1, sizeof(nb__block_q8_0),
      32 * sizeof(nb_f16), sizeof(qhl_blk), sizeof(qhl_x), qhl_pack_q8,
-     qhl_prep, {0, qhl_tile_1, qhl_tile_2, qhl_tile_3, qhl_tile_4}},
+     qhl_prep, {0, qhl_tile_1, qhl_tile_2, qhl_tile_3, qhl_tile_4}, 0, {0}},
     {8, QHL_KS, QHL_G, QHL_T, QHL_TB, 16, 1, sizeof(nb__block_q4_0),
      32 * sizeof(nb_f16), sizeof(qhl_blk), sizeof(qhl_x), qhl_pack_q4,
-     qhl_prep, {0, qhl_tile_1, qhl_tile_2, qhl_tile_3, qhl_tile_4}},
+     qhl_prep, {0, qhl_tile_1, qhl_tile_2, qhl_tile_3, qhl_tile_4}, 0, {0}},
 };
 
 /* One token's converted input (k <= 32 * QH1_KB). */

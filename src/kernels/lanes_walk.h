@@ -27,6 +27,7 @@
 #include <string.h>
 
 #define NB__LW_TT 8                /* tokens per tile, at most */
+#define NB__LW_TTG 4               /* tokens per all-groups tile, at most */
 #define NB__LW_TB 64               /* tokens per pass, at most */
 #define NB__LW_LANES 16            /* rows per group, at most */
 #define NB__LW_PK (136 * 1024)     /* packed slab buffer, bytes */
@@ -48,6 +49,14 @@ typedef void (*nb__lw_tile_fn)(int64_t nbk, const void *pk,
                                const uint8_t *const *x,
                                const void *const *xp, float *acc);
 
+/* T tokens x all f->g packed groups of a step (optional, see nb__lw.ttg):
+ * group h's slab at pk + h * pks bytes, its (T, lanes) accumulators at
+ * acc + h * accs floats; otherwise as nb__lw_tile_fn. */
+typedef void (*nb__lw_tileg_fn)(int64_t nbk, const void *pk, size_t pks,
+                                const uint8_t *const *x,
+                                const void *const *xp, float *acc,
+                                size_t accs);
+
 typedef struct nb__lw {
   int lanes;      /* rows per packed group (8 or 16) */
   int ks;         /* blocks per k-slab */
@@ -64,6 +73,12 @@ typedef struct nb__lw {
   nb__lw_pack_fn pack;
   nb__lw_prep_fn prep;
   nb__lw_tile_fn tile[NB__LW_TT + 1]; /* [tokens], 1..tt */
+  /* Tiles over a whole step's groups (0: the family has none), used when
+   * a step has all f->g groups: one input broadcast then serves every
+   * group's rows from a register (on AVX-512 a vpdpbusd with a broadcast
+   * memory operand issues at ~1.6 per cycle, from a register ~1.85). */
+  int ttg;                                /* tokens per such tile (<= NB__LW_TTG) */
+  nb__lw_tileg_fn tileg[NB__LW_TTG + 1]; /* [tokens], 1..ttg */
 } nb__lw;
 
 /* The buffers must hold a family's step, slab and pass: checked where a
@@ -135,11 +150,19 @@ static void nb__lw_walk(const nb__lw *f, int64_t k, const void *w,
             xs[t] = o;
           }
         }
-        for (int t0 = 0; t0 < np; t0 += f->tt) {
-          const int n = np - t0 < f->tt ? np - t0 : f->tt;
-          for (int g = 0; g < ng; g++)
-            f->tile[n](nbk, pk + (size_t)g * f->ks * f->pkb, &xr[t0], &xs[t0],
-                       acc + ((size_t)g * np + (size_t)t0) * L);
+        if (f->ttg && ng == f->g) {
+          for (int t0 = 0; t0 < np; t0 += f->ttg) {
+            const int n = np - t0 < f->ttg ? np - t0 : f->ttg;
+            f->tileg[n](nbk, pk, (size_t)f->ks * f->pkb, &xr[t0], &xs[t0],
+                        acc + (size_t)t0 * L, (size_t)np * L);
+          }
+        } else {
+          for (int t0 = 0; t0 < np; t0 += f->tt) {
+            const int n = np - t0 < f->tt ? np - t0 : f->tt;
+            for (int g = 0; g < ng; g++)
+              f->tile[n](nbk, pk + (size_t)g * f->ks * f->pkb, &xr[t0], &xs[t0],
+                         acc + ((size_t)g * np + (size_t)t0) * L);
+          }
         }
       }
       for (int g = 0; g < ng; g++) {

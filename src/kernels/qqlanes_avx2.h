@@ -195,8 +195,8 @@ NB__LW_CHECK(Q4L_G, Q4L_KS, sizeof(q4l_blk), Q4L_TB, 8, sizeof(q4l_x));
 static const nb__lw q4l_fam[2] = {
     {8, Q4L_KS, Q4L_G, Q4L_T, Q4L_TB, 1, 2, sizeof(nb__block_q8_0),
      sizeof(nb__block_q8_0), sizeof(q4l_blk), sizeof(q4l_x), q4l_pack_q8,
-     q4l_prep_q8, {0, q4l_tile_0_1, q4l_tile_0_2, q4l_tile_0_3, q4l_tile_0_4}},
+     q4l_prep_q8, {0, q4l_tile_0_1, q4l_tile_0_2, q4l_tile_0_3, q4l_tile_0_4}, 0, {0}},
     {8, Q4L_KS, Q4L_G, Q4L_T, Q4L_TB, 1, 2, sizeof(nb__block_q4_0),
      sizeof(nb__block_q8_0), sizeof(q4l_blk), sizeof(q4l_x), q4l_pack_q4,
-     q4l_prep_q4, {0, q4l_tile_1_1, q4l_tile_1_2, q4l_tile_1_3, q4l_tile_1_4}},
+     q4l_prep_q4, {0, q4l_tile_1_1, q4l_tile_1_2, q4l_tile_1_3, q4l_tile_1_4}, 0, {0}},
 };

@@ -19,7 +19,7 @@
 #define QH16_KS 8    /* blocks of a k-slab packed at once (16 rows: 8.5 KiB) */
 #define QH16_G 8     /* row groups of 16 packed per slab (128 rows, 68 KiB) */
 #define QH16_T 8     /* tokens per tile */
-#define QH16_TB 32   /* tokens per pass */
+#define QH16_TB 64   /* tokens per pass */
 
 typedef struct qh16_blk { /* one block of 16 rows, interleaved */
   __m512i g[16]; /* (16 k-pairs) x (16 rows x 2 int16) */

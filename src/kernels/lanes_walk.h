@@ -36,7 +36,7 @@
 
 #define NB__LW_TT 8                /* tokens per tile, at most */
 #define NB__LW_TTG 4               /* tokens per all-groups tile, at most */
-#define NB__LW_TB 64               /* tokens per pass, at most */
+#define NB__LW_TB 128              /* tokens per pass, at most */
 #define NB__LW_LANES 16            /* rows per group, at most */
 #define NB__LW_PK (136 * 1024)     /* packed slab buffer, bytes */
 #define NB__LW_XP (128 * 1024)     /* prepared input buffer on the stack, bytes */

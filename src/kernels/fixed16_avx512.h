@@ -17,9 +17,9 @@
  */
 
 #define QH16_KS 8    /* blocks of a k-slab packed at once (16 rows: 8.5 KiB) */
-#define QH16_G 8     /* row groups of 16 packed per slab (128 rows, 68 KiB) */
+#define QH16_G 4     /* row groups of 16 packed per slab (64 rows, 34 KiB) */
 #define QH16_T 8     /* tokens per tile */
-#define QH16_TB 64   /* tokens per pass */
+#define QH16_TB 128  /* tokens per pass */
 
 typedef struct qh16_blk { /* one block of 16 rows, interleaved */
   __m512i g[16]; /* (16 k-pairs) x (16 rows x 2 int16) */
@@ -130,10 +130,14 @@ static void qh16_pack_q4(const uint8_t *w, size_t ldw, int nr, int64_t nbk,
   qh16_pack(1, w, ldw, nr, nbk, o, pf);
 }
 
-/* The families for lanes_walk.h: 16 rows per group, 8 groups per step
- * (128 rows), slabs of 8 blocks, 8 tokens per tile, passes of 32 tokens
- * converted once per pass when their rows fit (down to 16 tokens), prefetch
- * one step ahead. */
+/* The families for lanes_walk.h: 16 rows per group, 4 groups per step
+ * (64 rows), slabs of 8 blocks, 8 tokens per tile, passes of 128 tokens
+ * converted once per pass (the walk takes the rows from the heap when they
+ * outgrow its stack buffer; down to 16 tokens per pass otherwise), prefetch
+ * one step ahead. Passes of 128 rather than 32 or 64 tokens: packing
+ * widens every weight to int16 and transposes it, so it is worth sharing
+ * (TinyLlama Q4_0 f16 pp512: 24% of the time at 32 tokens; 64 -> 128
+ * tokens +7-8%). */
 NB__LW_CHECK(QH16_G, QH16_KS, sizeof(qh16_blk), QH16_TB, 16, sizeof(qhl_x));
 #define QH16_TILES                                                           \
   {0, qh16_tile_1, qh16_tile_2, qh16_tile_3, qh16_tile_4,                    \

@@ -112,6 +112,58 @@ NB__ALWAYS_INLINE void qh16_tile(int T, int64_t nbk, const void *pkv,
   NB__UNROLL(8) for (int t = 0; t < T; t++) _mm512_store_ps(acc_io + 16 * t, acc[t]);
 }
 
+/* T tokens x the QH16_G groups of a step (nb__lw_tileg_fn): each input
+ * pair broadcast once into a register serves the 4 groups' 64 rows (see
+ * q16_tileg). The same per-(row, token) sequence as qh16_tile. */
+NB__ALWAYS_INLINE void qh16_tileg(int T, int64_t nbk, const void *pkv,
+                                  size_t pks, const void *const *xsv,
+                                  float *acc_io, size_t accs) {
+  const qh16_blk *pk[QH16_G];
+  const qhl_x *xs[NB__LW_TTG];
+  __m512 acc[QH16_G][NB__LW_TTG];
+  NB__UNROLL(4) for (int h = 0; h < QH16_G; h++) {
+    pk[h] = (const qh16_blk *)((const unsigned char *)pkv + (size_t)h * pks);
+    NB__UNROLL(4) for (int t = 0; t < T; t++)
+      acc[h][t] = _mm512_load_ps(acc_io + (size_t)h * accs + 16 * t);
+  }
+  NB__UNROLL(4) for (int t = 0; t < T; t++) xs[t] = xsv[t];
+  for (int64_t b = 0; b < nbk; b++) {
+    __m512i a[QH16_G][NB__LW_TTG];
+    NB__UNROLL(4) for (int h = 0; h < QH16_G; h++)
+      NB__UNROLL(4) for (int t = 0; t < T; t++) a[h][t] = _mm512_setzero_si512();
+    NB__UNROLL(16) for (int g = 0; g < 16; g++) {
+      __m512i wg[QH16_G];
+      NB__UNROLL(4) for (int h = 0; h < QH16_G; h++) wg[h] = _mm512_load_si512(&pk[h][b].g[g]);
+      NB__UNROLL(4) for (int t = 0; t < T; t++) {
+        int32_t xg;
+        memcpy(&xg, &xs[t][b].q[2 * g], 4);
+        __m512i xb = _mm512_set1_epi32(xg);
+        Q16_IN_REG(xb);
+        NB__UNROLL(4) for (int h = 0; h < QH16_G; h++)
+          a[h][t] = _mm512_dpwssd_epi32(a[h][t], wg[h], xb);
+      }
+    }
+    NB__UNROLL(4) for (int h = 0; h < QH16_G; h++) {
+      const __m512 dw = _mm512_load_ps((const float *)&pk[h][b].d);
+      NB__UNROLL(4) for (int t = 0; t < T; t++)
+        acc[h][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[h][t]),
+                                    _mm512_mul_ps(dw, _mm512_set1_ps(xs[t][b].s)), acc[h][t]);
+    }
+  }
+  NB__UNROLL(4) for (int h = 0; h < QH16_G; h++)
+    NB__UNROLL(4) for (int t = 0; t < T; t++)
+      _mm512_store_ps(acc_io + (size_t)h * accs + 16 * t, acc[h][t]);
+}
+
+#define QH16_GONE(T)                                                         \
+  static void qh16_tileg_##T(int64_t nbk, const void *pk, size_t pks,        \
+                             const uint8_t *const *x, const void *const *xs, \
+                             float *acc, size_t accs) {                      \
+    (void)x;                                                                 \
+    qh16_tileg(T, nbk, pk, pks, xs, acc, accs);                              \
+  }
+QH16_GONE(1) QH16_GONE(2) QH16_GONE(3) QH16_GONE(4)
+
 #define QH16_ONE(T)                                                          \
   static void qh16_tile_##T(int64_t nbk, const void *pk,                     \
                             const uint8_t *const *x, const void *const *xs,  \
@@ -142,13 +194,14 @@ NB__LW_CHECK(QH16_G, QH16_KS, sizeof(qh16_blk), QH16_TB, 16, sizeof(qhl_x));
 #define QH16_TILES                                                           \
   {0, qh16_tile_1, qh16_tile_2, qh16_tile_3, qh16_tile_4,                    \
    qh16_tile_5, qh16_tile_6, qh16_tile_7, qh16_tile_8}
+#define QH16_GTILES {0, qh16_tileg_1, qh16_tileg_2, qh16_tileg_3, qh16_tileg_4}
 static const nb__lw qh16_fam[2] = {
     {16, QH16_KS, QH16_G, QH16_T, QH16_TB, 16, 1, sizeof(nb__block_q8_0),
      32 * sizeof(nb_f16), sizeof(qh16_blk), sizeof(qhl_x), qh16_pack_q8,
-     qhl_prep, QH16_TILES, 0, {0}},
+     qhl_prep, QH16_TILES, 4, QH16_GTILES},
     {16, QH16_KS, QH16_G, QH16_T, QH16_TB, 16, 1, sizeof(nb__block_q4_0),
      32 * sizeof(nb_f16), sizeof(qh16_blk), sizeof(qhl_x), qh16_pack_q4,
-     qhl_prep, QH16_TILES, 0, {0}},
+     qhl_prep, QH16_TILES, 4, QH16_GTILES},
 };
 
 /* ------------------------------------------------ one token (decode) */

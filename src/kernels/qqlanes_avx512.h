@@ -129,10 +129,16 @@ NB__ALWAYS_INLINE void q16_pack(int q4, const uint8_t *w, size_t ldw, int nr,
 NB__ALWAYS_INLINE void q16_prep(int q4, const uint8_t *x, int64_t nbk,
                                 void *ov) {
   q16_x *o = ov;
+  const __m256i flip = _mm256_set1_epi8((char)0x80);
   for (int64_t b = 0; b < nbk; b++) {
     const uint8_t *blk = x + (size_t)b * sizeof(nb__block_q8_0);
-    int s = 0;
-    for (int j = 0; j < 32; j++) s += (int8_t)blk[2 + j];
+    /* sum x = sum (x + 128) - 32 * 128: one vpsadbw gives the unsigned
+     * sums of the four 8-byte groups */
+    const __m256i u = _mm256_sad_epu8(
+        _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 2)), flip),
+        _mm256_setzero_si256());
+    const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(u), _mm256_extracti128_si256(u, 1));
+    const int s = (int)_mm_cvtsi128_si64(_mm_add_epi64(h, _mm_unpackhi_epi64(h, h))) - 32 * 128;
     o[b].xa = -s * (q4 ? 8 : 128);
     o[b].d = ld_scale(blk);
   }

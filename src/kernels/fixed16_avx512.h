@@ -206,11 +206,10 @@ static const nb__lw qh16_fam[2] = {
 
 /* ------------------------------------------------ one token (decode) */
 
-/* One token has two kernels: Q8_0 widens each row's block to int16 and
- * runs one vpdpwssd per row and block against the fixed-point input (the
- * 16-row fold, about 44 shuffles and adds, paid per block); Q4_0 splits
- * the input into bytes so a vector holds two blocks of a row and the fold
- * is paid per block pair, as in the Q8 kernel:
+/* One token, Q4_0: the fixed-point input is split into bytes so a vector
+ * holds two blocks of a row and the 16-row fold (about 44 shuffles and
+ * adds) is paid per block pair, as in the Q8 kernel, not per block as with
+ * one vpdpwssd per row and block:
  *   i = 256 hi + lo,  hi = i >> 8 in [-128, 127],  lo = i & 255,
  *   v = (vpdpbusd(0, q, hi) << 8) + vpdpbusd(lo, q - 8)   (q in [0, 15])
  *   S = v - 2048 sum hi   (256 (q - 8) hi = 256 q hi - 2048 hi).
@@ -218,14 +217,12 @@ static const nb__lw qh16_fam[2] = {
  * so S is the same integer as the batch tile's vpdpwssd sum and the same
  * float sequence follows: decode and prefill give the same logits.
  * Measured (TinyLlama Q4_0 x F16 decode, 2 threads, back to back): 29.8 ->
- * 32.7 t/s (q8 input: 36.6). For Q8_0 the split needs a sign flip and a
- * bias of -32768 sum hi as well, and measured 1.5% slower than widening
- * (21.8 vs 22.0 t/s), so Q8_0 keeps the int16 kernel. */
-
-/* One row's Q8_0 block as 32 int16 in element order. */
-NB__ALWAYS_INLINE __m512i qh16_widen_q8(const uint8_t *blk) {
-  return _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(blk + 2)));
-}
+ * 32.7 t/s (q8 input: 36.6).
+ * One token, Q8_0: AVX2's 4-row tile (qh1_rows, fixed16_x86.h; the same
+ * numbers). The split needs a sign flip and a -32768 sum hi bias there and
+ * measured 1.5% slower than a 16-row vpdpwssd kernel, which in turn was
+ * 2-6% slower than the 4-row tile (TinyLlama Q8_0 f16 tg64: 21.1-21.9 vs
+ * 22.0-22.4 t/s back to back). */
 
 /* The Q4_0 kernel's input: the fixed-point values' bytes, element order
  * per block, one zero block after the last (a lone last block's step reads
@@ -259,9 +256,9 @@ NB__ALWAYS_INLINE __m512 qh16_fstep(__m512 acc, __m512i s, int32_t bias,
                          _mm512_mul_ps(q16_scales(p, off), _mm512_set1_ps(sb)), acc);
 }
 
-/* Q4_0: one block pair (two = 0: block b alone) of 16 rows p[]. */
-NB__ALWAYS_INLINE __m512 qh16_step_q4(int two, int64_t b, const uint8_t *const *p,
-                                      const qh1_x *c, const qh16_x4 *x, __m512 acc) {
+/* One block pair (two = 0: block b alone) of 16 rows p[]. */
+NB__ALWAYS_INLINE __m512 qh16_step(int two, int64_t b, const uint8_t *const *p,
+                                   const qh1_x *c, const qh16_x4 *x, __m512 acc) {
   const size_t bs = sizeof(nb__block_q4_0);
   const __m512i hi = _mm512_load_si512(x->hi[b]), lo = _mm512_load_si512(x->lo[b]);
   const __m512i eight = _mm512_set1_epi8(8);
@@ -278,72 +275,40 @@ NB__ALWAYS_INLINE __m512 qh16_step_q4(int two, int64_t b, const uint8_t *const *
   return acc;
 }
 
-/* Q8_0: one block of 16 rows p[] (the fold's two halves are elements 0-15
- * and 16-31 of the block). */
-NB__ALWAYS_INLINE __m512 qh16_step_q8(int64_t b, const uint8_t *const *p,
-                                      const qh1_x *c, __m512 acc) {
-  const size_t bs = sizeof(nb__block_q8_0);
-  const __m512i xv = _mm512_load_si512(c->q[b]);
-  __m512i v[16];
-  NB__UNROLL(16) for (int r = 0; r < 16; r++)
-    v[r] = _mm512_dpwssd_epi32(_mm512_setzero_si512(),
-                               qh16_widen_q8(p[r] + (size_t)b * bs), xv);
-  __m512i lo, hi;
-  q16_fold(v, &lo, &hi);
-  return qh16_fstep(acc, _mm512_add_epi32(lo, hi), 0, p, (size_t)b * bs, c->s[b]);
-}
-
-/* nr (<= 16) rows from w for one token. Missing rows repeat the last one
- * and are not stored. pf: the prefetch span's start (the rows two tiles
- * ahead). x: the Q4_0 kernel's input (NULL for Q8_0). */
-NB__ALWAYS_INLINE void qh16_one(int q4, int64_t nb, const uint8_t *w,
-                                size_t ldw, int nr, const qh1_x *c,
-                                const qh16_x4 *x, float *y, const uint8_t *pf) {
-  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
+/* nr (<= 16) Q4_0 rows from w for one token. Missing rows repeat the last
+ * one and are not stored. pf: the prefetch span's start (the rows two
+ * tiles ahead). */
+static void qh16_one_q4(int64_t nb, const uint8_t *w, size_t ldw, int nr,
+                        const qh1_x *c, const qh16_x4 *x, float *y,
+                        const uint8_t *pf) {
+  const size_t bs = sizeof(nb__block_q4_0);
   const uint8_t *p[16];
   for (int i = 0; i < 16; i++) p[i] = w + (size_t)(i < nr ? i : nr - 1) * ldw;
   __m512 acc = _mm512_setzero_ps(); /* (16) rows in lanes */
-  if (q4) {
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-      nb__pf_span(pf + (size_t)b * 16 * bs, 32 * bs);
-      acc = qh16_step_q4(1, b, p, c, x, acc);
-    }
-    if (b < nb) acc = qh16_step_q4(0, b, p, c, x, acc);
-  } else {
-    for (int64_t b = 0; b < nb; b++) {
-      nb__pf_span(pf + (size_t)b * 16 * bs, 16 * bs);
-      acc = qh16_step_q8(b, p, c, acc);
-    }
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    nb__pf_span(pf + (size_t)b * 16 * bs, 32 * bs);
+    acc = qh16_step(1, b, p, c, x, acc);
   }
+  if (b < nb) acc = qh16_step(0, b, p, c, x, acc);
   _Alignas(64) float o[16];
   _mm512_store_ps(o, acc);
   memcpy(y, o, (size_t)nr * sizeof(float));
 }
 
-static void qh16_one_q8(int64_t nb, const uint8_t *w, size_t ldw, int nr,
-                        const qh1_x *c, const qh16_x4 *x, float *y,
-                        const uint8_t *pf) {
-  qh16_one(0, nb, w, ldw, nr, c, x, y, pf);
-}
-static void qh16_one_q4(int64_t nb, const uint8_t *w, size_t ldw, int nr,
-                        const qh1_x *c, const qh16_x4 *x, float *y,
-                        const uint8_t *pf) {
-  qh16_one(1, nb, w, ldw, nr, c, x, y, pf);
-}
-
-/* qh1_rows_fn: rows in tiles of 16, each read front to back. */
+/* qh1_rows_fn: Q4_0 rows in tiles of 16, each read front to back; Q8_0
+ * rows through AVX2's 4-row tile (see above). */
 static void qh16_rows(int q4, int64_t nb, const uint8_t *w, size_t ldw,
                       const qh1_x *c, float *y, int64_t r0, int64_t r1) {
-  qh16_x4 x4, *x = NULL;
-  if (q4) {
-    qh16_split(c, nb, &x4);
-    x = &x4;
+  if (!q4) {
+    qh1_rows(q4, nb, w, ldw, c, y, r0, r1);
+    return;
   }
+  qh16_x4 x;
+  qh16_split(c, nb, &x);
   for (int64_t r = r0; r < r1; r += 16) {
     const int nr = r1 - r < 16 ? (int)(r1 - r) : 16;
     const uint8_t *wr = w + (size_t)r * ldw;
-    (q4 ? qh16_one_q4 : qh16_one_q8)(nb, wr, ldw, nr, c, x, y + r,
-                                     wr + (size_t)NB__PF_TILES * 16 * ldw);
+    qh16_one_q4(nb, wr, ldw, nr, c, &x, y + r, wr + (size_t)NB__PF_TILES * 16 * ldw);
   }
 }

@@ -264,7 +264,6 @@ NB__TILES(FAM_F16_F32)
 NB__TILES(FAM_Q8_F32)
 NB__TILES(FAM_Q4_F32)
 
-NB__GEMM(gemm_f16_f16, FAM_F16_F16, NB_TYPE_F16, 4, 3)
 NB__GEMM(gemm_f16_f32, FAM_F16_F32, NB_TYPE_F16, 2, 4)
 NB__GEMM(gemm_q8_0_f32, FAM_Q8_F32, NB_TYPE_Q8_0, 2, 2)
 NB__GEMM(gemm_q4_0_f32, FAM_Q4_F32, NB_TYPE_Q4_0, 2, 2)
@@ -319,6 +318,8 @@ static void f16_to_f32(const nb_f16 *src, float *dst, int64_t n) {
                                   (const __m128i *)(src + i))));
   for (; i < n; i++) dst[i] = nb__f16_to_f32(src[i]);
 }
+
+NB__GEMM_F16(gemm_f16_f16, FAM_F16_F16_tiles, 4, 3, FAM_F16_F32_tiles, 2, f16_to_f32)
 
 /* roundf (half away from zero) exactly: for a = |v| < 2^23, floor(a) and
  * a - floor(a) are exact, so the tie test is exact too. */

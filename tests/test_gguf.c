@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1438,6 +1441,42 @@ static bool any_file_like(const char *path) {
 /* A failing source stops the write with its own code and message, after
  * part of the file was written: no file is left, no temporary either, and
  * a file already at the path is left as it was. */
+/* The disk refuses mid-file (a 3 MiB file size limit: write() fails with
+ * EFBIG after the first 2 MiB buffer): NB_EIO naming the cause, and
+ * neither the file nor the temporary one is left. */
+START_TEST(test_write_io_failure) {
+  stset s;
+  stset_make(&s);
+  src_cb srcs[ST_N];
+  nb_err e;
+  const char *path = nbt_tmp("efbig.gguf");
+  nb_gguf_writer *w = stset_writer(&s, 0x1, srcs, 0);
+  struct rlimit old, lim;
+  ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+  lim = old;
+  lim.rlim_cur = 3u << 20;
+  void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+  ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  int rc = nb_gguf_writer_write(w, path, &e);
+  ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, prev);
+  ck_assert_int_eq(rc, NB_EIO);
+  ck_assert_msg(strstr(e.msg, strerror(EFBIG)) != NULL, "%s", e.msg);
+  struct stat st;
+  ck_assert_int_ne(stat(path, &st), 0);
+  char tmp[1100];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+  ck_assert_int_ne(stat(tmp, &st), 0);
+  /* the same writer succeeds once the limit is gone */
+  srcs[0].next_row = 0;
+  ck_assert_int_eq(nb_gguf_writer_write(w, path, &e), 0);
+  ck_assert_int_eq(stat(path, &st), 0);
+  ck_assert_int_gt(st.st_size, 6000000);
+  nb_gguf_writer_free(w);
+  stset_free(&s);
+}
+END_TEST
+
 START_TEST(test_write_streamed_failure) {
   stset s;
   stset_make(&s);
@@ -1649,6 +1688,7 @@ Suite *gguf_suite(void) {
   tcase_add_test(tw, test_write_copy_llamacpp);
   tcase_add_test(tw, test_write_streamed_same_bytes);
   tcase_add_test(tw, test_write_streamed_failure);
+  tcase_add_test(tw, test_write_io_failure);
   suite_add_tcase(s, tw);
   return s;
 }

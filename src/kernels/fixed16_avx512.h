@@ -211,13 +211,17 @@ static const nb__lw qh16_fam[2] = {
  * adds) is paid per block pair, as in the Q8 kernel, not per block as with
  * one vpdpwssd per row and block:
  *   i = 256 hi + lo,  hi = i >> 8 in [-128, 127],  lo = i & 255,
- *   v = (vpdpbusd(0, q, hi) << 8) + vpdpbusd(lo, q - 8)   (q in [0, 15])
- *   S = v - 2048 sum hi   (256 (q - 8) hi = 256 q hi - 2048 hi).
- * Every term is an exact int32 (|v| < 256 * 32 * 15 * 128 + 32 * 255 * 8),
+ *   v = (vpdpbusd(0, q, hi) << 8) + vpdpbusd(., lo, q)   (q in [0, 15])
+ *   S = v - 2048 sum hi - 8 sum lo   ((q - 8) i = 256 q hi + q lo
+ *                                     - 2048 hi - 8 lo).
+ * Every term is an exact int32 (|v| < 256 * 32 * 15 * 128 + 32 * 255 * 15),
  * so S is the same integer as the batch tile's vpdpwssd sum and the same
  * float sequence follows: decode and prefill give the same logits.
  * Measured (TinyLlama Q4_0 x F16 decode, 2 threads, back to back): 29.8 ->
- * 32.7 t/s (q8 input: 36.6).
+ * 32.7 t/s (q8 input: 36.6). Folding the -8 of q - 8 into the per-block
+ * bias (one vpsubb less per row and pair) and the 16 row scales by one
+ * gather (q16_scales_g) took it 36.0 -> 36.4 -> 37.1 t/s, and 7B Q4_0
+ * 5.46 -> 5.74.
  * One token, Q8_0: AVX2's 4-row tile (qh1_rows, fixed16_x86.h; the same
  * numbers). The split needs a sign flip and a -32768 sum hi bias there and
  * measured 1.5% slower than a 16-row vpdpwssd kernel, which in turn was
@@ -230,7 +234,7 @@ static const nb__lw qh16_fam[2] = {
 typedef struct qh16_x4 {
   _Alignas(64) int8_t hi[QH1_KB + 1][32];  /* (blocks + 1, 32) i >> 8 */
   _Alignas(64) uint8_t lo[QH1_KB + 1][32]; /* (blocks + 1, 32) i & 255 */
-  int32_t bias[QH1_KB];                    /* (blocks) -2048 sum hi */
+  int32_t bias[QH1_KB];                    /* (blocks) -2048 sum hi - 8 sum lo */
 } qh16_x4;
 
 static void qh16_split(const qh1_x *c, int64_t nb, qh16_x4 *o) {
@@ -238,40 +242,43 @@ static void qh16_split(const qh1_x *c, int64_t nb, qh16_x4 *o) {
     const __m512i i16 = _mm512_load_si512(c->q[b]);
     _mm256_store_si256((__m256i *)o->hi[b], _mm512_cvtepi16_epi8(_mm512_srai_epi16(i16, 8)));
     _mm256_store_si256((__m256i *)o->lo[b], _mm512_cvtepi16_epi8(i16));
-    int32_t sh = 0;
-    for (int j = 0; j < 32; j++) sh += o->hi[b][j];
-    o->bias[b] = -2048 * sh;
+    int32_t sh = 0, sl = 0;
+    for (int j = 0; j < 32; j++) {
+      sh += o->hi[b][j];
+      sl += o->lo[b][j];
+    }
+    o->bias[b] = -2048 * sh - 8 * sl;
   }
   memset(o->hi[nb], 0, 32);
   memset(o->lo[nb], 0, 32);
 }
 
 /* acc = fma((float)(s + bias), d_w * s_b, acc) for the 16 rows p[] of
- * block b: the batch tile's float step. */
+ * block b: the batch tile's float step (d_w gathered: rows at p[0] +
+ * idx, see q16_ridx). */
 NB__ALWAYS_INLINE __m512 qh16_fstep(__m512 acc, __m512i s, int32_t bias,
-                                    const uint8_t *const *p, size_t off,
+                                    const uint8_t *const *p, __m512i idx, size_t off,
                                     float sb) {
   s = _mm512_add_epi32(s, _mm512_set1_epi32(bias));
   return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
-                         _mm512_mul_ps(q16_scales(p, off), _mm512_set1_ps(sb)), acc);
+                         _mm512_mul_ps(q16_scales_g(p[0], idx, off), _mm512_set1_ps(sb)), acc);
 }
 
 /* One block pair (two = 0: block b alone) of 16 rows p[]. */
-NB__ALWAYS_INLINE __m512 qh16_step(int two, int64_t b, const uint8_t *const *p,
+NB__ALWAYS_INLINE __m512 qh16_step(int two, int64_t b, const uint8_t *const *p, __m512i idx,
                                    const qh1_x *c, const qh16_x4 *x, __m512 acc) {
   const size_t bs = sizeof(nb__block_q4_0);
   const __m512i hi = _mm512_load_si512(x->hi[b]), lo = _mm512_load_si512(x->lo[b]);
-  const __m512i eight = _mm512_set1_epi8(8);
   __m512i v[16];
   NB__UNROLL(16) for (int r = 0; r < 16; r++) {
     const __m512i q = q16_wpair(1, two, p[r] + (size_t)b * bs);
     const __m512i t = _mm512_slli_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q, hi), 8);
-    v[r] = _mm512_dpbusd_epi32(t, lo, _mm512_sub_epi8(q, eight));
+    v[r] = _mm512_dpbusd_epi32(t, lo, q);
   }
   __m512i sb, sb1;
   q16_fold(v, &sb, &sb1);
-  acc = qh16_fstep(acc, sb, x->bias[b], p, (size_t)b * bs, c->s[b]);
-  if (two) acc = qh16_fstep(acc, sb1, x->bias[b + 1], p, (size_t)(b + 1) * bs, c->s[b + 1]);
+  acc = qh16_fstep(acc, sb, x->bias[b], p, idx, (size_t)b * bs, c->s[b]);
+  if (two) acc = qh16_fstep(acc, sb1, x->bias[b + 1], p, idx, (size_t)(b + 1) * bs, c->s[b + 1]);
   return acc;
 }
 
@@ -285,12 +292,13 @@ static void qh16_one_q4(int64_t nb, const uint8_t *w, size_t ldw, int nr,
   const uint8_t *p[16];
   for (int i = 0; i < 16; i++) p[i] = w + (size_t)(i < nr ? i : nr - 1) * ldw;
   __m512 acc = _mm512_setzero_ps(); /* (16) rows in lanes */
+  const __m512i idx = q16_ridx(nr, ldw);
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
     nb__pf_span(pf + (size_t)b * 16 * bs, 32 * bs);
-    acc = qh16_step(1, b, p, c, x, acc);
+    acc = qh16_step(1, b, p, idx, c, x, acc);
   }
-  if (b < nb) acc = qh16_step(0, b, p, c, x, acc);
+  if (b < nb) acc = qh16_step(0, b, p, idx, c, x, acc);
   _Alignas(64) float o[16];
   _mm512_store_ps(o, acc);
   memcpy(y, o, (size_t)nr * sizeof(float));
@@ -300,7 +308,7 @@ static void qh16_one_q4(int64_t nb, const uint8_t *w, size_t ldw, int nr,
  * rows through AVX2's 4-row tile (see above). */
 static void qh16_rows(int q4, int64_t nb, const uint8_t *w, size_t ldw,
                       const qh1_x *c, float *y, int64_t r0, int64_t r1) {
-  if (!q4) {
+  if (!q4 || ldw > Q16_LDW_MAX) { /* the gather's int32 offsets */
     qh1_rows(q4, nb, w, ldw, c, y, r0, r1);
     return;
   }

@@ -101,10 +101,13 @@ static inline void qh_widen(int q4, const uint8_t *blk, __m256i *wa, __m256i *wb
 /* One token, R (<= 4) rows over nb blocks of converted input (xq, xs):
  * per block the rows' exact sums S_r, gathered into lanes, then
  * acc_r = fma((float)S_r, d_w * s_b, acc_r); y[r] = acc_r.
+ * Q4_0 runs on the unsigned levels q and adds -8 sum i per block (xsum:
+ * sum (q - 8) i = sum q i - 8 sum i, the same exact S) instead of two
+ * subtractions per row and block.
  * pf: where the tile's prefetch span starts (nb__pf_span, tile.h). */
 NB__ALWAYS_INLINE void tile_qh1(int R, int q4, int64_t nb, const uint8_t *w,
                                 size_t ldw, const int16_t (*xq)[32],
-                                const float *xs, float *y,
+                                const float *xs, const int32_t *xsum, float *y,
                                 const uint8_t *pf) {
   const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
   __m128 acc = _mm_setzero_ps();
@@ -121,7 +124,13 @@ NB__ALWAYS_INLINE void tile_qh1(int R, int q4, int64_t nb, const uint8_t *w,
       }
       const uint8_t *blk = w + r * ldw + b * bs;
       __m256i wa, wb; /* the block's 32 weights as int16, element order */
-      qh_widen(q4, blk, &wa, &wb);
+      if (q4) { /* unsigned levels q in [0, 15] */
+        const __m256i u = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(blk + 2)));
+        wa = _mm256_and_si256(u, _mm256_set1_epi16(0x0f));
+        wb = _mm256_srli_epi16(u, 4);
+      } else {
+        qh_widen(q4, blk, &wa, &wb);
+      }
       s[r] = _mm256_add_epi32(_mm256_madd_epi16(wa, x0), _mm256_madd_epi16(wb, x1));
       uint16_t hd;
       memcpy(&hd, blk, sizeof hd);
@@ -130,6 +139,7 @@ NB__ALWAYS_INLINE void tile_qh1(int R, int q4, int64_t nb, const uint8_t *w,
     __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]),
                                   _mm256_hadd_epi32(s[2], s[3]));
     __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    if (q4) sum = _mm_add_epi32(sum, _mm_set1_epi32(-8 * xsum[b]));
     acc = _mm_fmadd_ps(_mm_cvtepi32_ps(sum),
                        _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)dbits)),
                                   _mm_set1_ps(xs[b])),
@@ -142,12 +152,13 @@ NB__ALWAYS_INLINE void tile_qh1(int R, int q4, int64_t nb, const uint8_t *w,
 
 typedef void (*qh1_tile_fn)(int64_t nb, const uint8_t *w, size_t ldw,
                             const int16_t (*xq)[32], const float *xs,
-                            float *y, const uint8_t *pf);
+                            const int32_t *xsum, float *y, const uint8_t *pf);
 #define QH1_ONE(Q, R)                                                        \
   static void qh1_##Q##_##R(int64_t nb, const uint8_t *w, size_t ldw,        \
                             const int16_t (*xq)[32], const float *xs,        \
-                            float *y, const uint8_t *pf) {                   \
-    tile_qh1(R, Q, nb, w, ldw, xq, xs, y, pf);                               \
+                            const int32_t *xsum, float *y,                   \
+                            const uint8_t *pf) {                             \
+    tile_qh1(R, Q, nb, w, ldw, xq, xs, xsum, y, pf);                         \
   }
 QH1_ONE(0, 1) QH1_ONE(0, 2) QH1_ONE(0, 3) QH1_ONE(0, 4)
 QH1_ONE(1, 1) QH1_ONE(1, 2) QH1_ONE(1, 3) QH1_ONE(1, 4)
@@ -307,7 +318,7 @@ static inline void qh1_rows(int q4, int64_t nb, const uint8_t *w, size_t ldw,
   for (int64_t r = r0; r < r1; r += NB__TMAX_R) {
     int nr = r1 - r < NB__TMAX_R ? (int)(r1 - r) : NB__TMAX_R;
     const uint8_t *wr = w + (size_t)r * ldw;
-    qh1_tiles[q4][nr](nb, wr, ldw, c->q, c->s, y + r,
+    qh1_tiles[q4][nr](nb, wr, ldw, c->q, c->s, c->sum, y + r,
                       wr + (size_t)NB__PF_TILES * nr * ldw);
   }
 }

@@ -495,6 +495,12 @@ int32_t nb_cpu_physical_cores(void);
 /* Measures the machine's read bandwidth: n_threads stream over `bytes` of
  * memory `reps` times; returns bytes/second (median rep) or a negative code. */
 double nb_measure_read_bandwidth(int32_t n_threads, size_t bytes, int reps);
+/* The same probe over caller memory [p, p + bytes), read only (at least
+ * 256 bytes per thread): e.g. a model's mapped weights, which measures
+ * memory where the page cache put them (on some machines not all memory is
+ * equally fast). */
+double nb_measure_read_bandwidth_of(const void *p, size_t bytes,
+                                    int32_t n_threads, int reps);
 
 /* Peak resident set size of this process, bytes (VmHWM on Linux). */
 uint64_t nb_peak_rss(void);

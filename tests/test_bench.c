@@ -113,6 +113,7 @@ START_TEST(test_json_rows) {
     ck_assert_double_eq_tol(
         num(r, "mem_bw"),
         0.5 * (num(r, "mem_bw_before") + num(r, "mem_bw_after")), 1.0);
+    ck_assert(num(r, "weights_read_bw") > 0);
     ck_assert(num(r, "peak_rss") > 0);
     ck_assert(num(r, "state_bytes") > 0);
     if (ng) {
@@ -146,6 +147,17 @@ START_TEST(test_csv_and_md) {
   for (char *c = out; *c; c++) lines += *c == '\n';
   ck_assert_int_eq(lines, 3); /* header + pp8 + tg4 */
   ck_assert(strstr(out, ",pp8,") && strstr(out, ",tg4,"));
+  ck_assert(strstr(out, ",bw_pct,weights_read_bw,peak_rss,") != NULL);
+  /* every line has the header's number of fields (commas outside quotes) */
+  int fields[3] = {0}, line = 0;
+  bool quoted = false;
+  for (char *c = out; *c && line < 3; c++) {
+    if (*c == '"') quoted = !quoted;
+    else if (*c == ',' && !quoted) fields[line]++;
+    else if (*c == '\n') line++;
+  }
+  ck_assert_int_eq(fields[1], fields[0]);
+  ck_assert_int_eq(fields[2], fields[0]);
   nb_free(out);
 
   snprintf(args, sizeof args, "-m '%s' -p 8 -n 0 -t 1 -r 1 --no-warmup "

@@ -4,6 +4,7 @@
  * itself is never asserted. */
 #include <math.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "nb_internal.h"
 #include "testutil.h"
@@ -25,6 +26,33 @@ START_TEST(test_membw_positive) {
   /* A buffer size that is not a multiple of the per-thread group. */
   double odd = nb_measure_read_bandwidth(3, (64u << 20) + 12345, 1);
   ck_assert_msg(isfinite(odd) && odd > 0, "3 threads: %g", odd);
+}
+END_TEST
+
+/* The probe over caller memory: argument checks, and a read-only mapping
+ * (a write would fault) at an unaligned start and an odd length gives a
+ * finite positive rate with the bytes unchanged. */
+START_TEST(test_membw_of_caller_memory) {
+  size_t n = 32u << 20;
+  unsigned char *m = mmap(NULL, n, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ck_assert(m != MAP_FAILED);
+  for (size_t i = 0; i < n; i++) m[i] = (unsigned char)(i * 131u + 7u);
+  ck_assert_int_eq(mprotect(m, n, PROT_READ), 0);
+  ck_assert(nb_measure_read_bandwidth_of(NULL, n, 2, 3) == NB_EINVAL);
+  ck_assert(nb_measure_read_bandwidth_of(m, n, 0, 3) == NB_EINVAL);
+  ck_assert(nb_measure_read_bandwidth_of(m, n, 2, 0) == NB_EINVAL);
+  ck_assert(nb_measure_read_bandwidth_of(m + 3, 300, 2, 1) == NB_EINVAL);
+  double one = nb_measure_read_bandwidth_of(m + 3, n - 1000, 1, 3);
+  double two = nb_measure_read_bandwidth_of(m + 5, n - 77, 2, 3);
+  ck_assert_msg(isfinite(one) && one > 0, "1 thread: %g", one);
+  ck_assert_msg(isfinite(two) && two > 0, "2 threads: %g", two);
+  /* small: cache-resident, still a rate */
+  double small = nb_measure_read_bandwidth_of(m + 1, 4096, 2, 2);
+  ck_assert_msg(isfinite(small) && small > 0, "4 KiB: %g", small);
+  for (size_t i = 0; i < n; i += 4099)
+    ck_assert_uint_eq(m[i], (unsigned char)(i * 131u + 7u));
+  ck_assert_int_eq(munmap(m, n), 0);
 }
 END_TEST
 
@@ -77,6 +105,7 @@ int main(void) {
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, test_membw_rejects_bad_args);
   tcase_add_test(tc, test_membw_positive);
+  tcase_add_test(tc, test_membw_of_caller_memory);
   tcase_add_test(tc, test_peak_rss_grows);
   tcase_add_test(tc, test_peak_rss_reset);
   suite_add_tcase(s, tc);

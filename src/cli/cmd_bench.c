@@ -99,6 +99,7 @@ typedef struct row {
   double samples_ns[64], samples_ts[64];
   double eff_bw;  /* weight bytes/s of decode (tg), 0 for pp */
   double bw_before, bw_after, bw_mean, bw_pct; /* probe; 0 when off */
+  double weights_bw; /* the probe over the mapped weights; 0 when off */
   uint64_t peak_rss, state_bytes;
 } row;
 
@@ -343,6 +344,26 @@ static double probe(const opts *o, int32_t threads, const char *when) {
   return bw;
 }
 
+/* The probe over the model's mapped data section (the weights where the
+ * page cache put them), bytes/s; 0 when off or failed. */
+static double probe_weights(const opts *o, const nb_model *m, int32_t threads) {
+  if (o->bw_mib == 0) return 0;
+  const nb_gguf *g = nb_model_gguf(m);
+  if (nb_gguf_n_tensors(g) == 0) return 0;
+  const nb_tensor_info *t0 = nb_gguf_tensor(g, 0);
+  const uint8_t *data = (const uint8_t *)t0->data - t0->offset;
+  size_t n = (size_t)(nb_gguf_file_size(g) - nb_gguf_data_offset(g));
+  fprintf(stderr, "bench: read-bandwidth probe over the weights (%d threads, %.0f MiB x %d)\n",
+          (int)threads, (double)n / 1048576.0, (int)o->bw_reps);
+  double bw = nb_measure_read_bandwidth_of(data, n, threads, o->bw_reps);
+  if (bw < 0) {
+    fprintf(stderr, "nibble bench: weights bandwidth probe: %s\n",
+            nb_strerror((int)bw));
+    return 0;
+  }
+  return bw;
+}
+
 /* ------------------------------------------------------------- the tests */
 
 /* One timed test; fills the timing fields of r. Returns 0 or an NB_E code
@@ -428,9 +449,12 @@ static void print_md(const rows *rs, const char *cpu, const char *feat) {
       continue;
     const char *base = strrchr(r->model_filename, '/');
     printf("read bandwidth (%s, %d threads): before %.2f GB/s, after %.2f "
-           "GB/s, mean %.2f GB/s\n",
+           "GB/s, mean %.2f GB/s",
            base ? base + 1 : r->model_filename, (int)r->n_threads,
            r->bw_before / 1e9, r->bw_after / 1e9, r->bw_mean / 1e9);
+    if (r->weights_bw > 0)
+      printf("; the mapped weights: %.2f GB/s", r->weights_bw / 1e9);
+    printf("\n");
   }
   printf("\nbuild: %s (nibble %s) | cpu: %s | features: %s\n",
          NB_BUILD_COMMIT, NB_VERSION_STRING, cpu, feat);
@@ -441,7 +465,7 @@ static const char *csv_fields =
     "model_n_params,n_threads,act,kernels,n_prompt,n_gen,test,test_time,"
     "avg_ns,stddev_ns,avg_ts,stddev_ts,median_ts,samples_ns,samples_ts,"
     "ttft_ms,weight_bytes_per_token,eff_weight_bw,mem_bw_before,mem_bw_after,"
-    "mem_bw,bw_pct,peak_rss,file_size,state_bytes,n_ctx";
+    "mem_bw,bw_pct,weights_read_bw,peak_rss,file_size,state_bytes,n_ctx";
 
 static void csv_str(const char *s) {
   putchar('"');
@@ -474,9 +498,9 @@ static void print_csv(const rows *rs, const char *cpu) {
     printf("\",\"");
     for (int k = 0; k < r->reps; k++)
       printf("%s%.6f", k ? ";" : "", r->samples_ts[k]);
-    printf("\",%.3f,%llu,%.0f,%.0f,%.0f,%.0f,%.2f,%llu,%llu,%llu,%d\n",
+    printf("\",%.3f,%llu,%.0f,%.0f,%.0f,%.0f,%.2f,%.0f,%llu,%llu,%llu,%d\n",
            r->ttft_ms, (unsigned long long)r->weight_bytes, r->eff_bw,
-           r->bw_before, r->bw_after, r->bw_mean, r->bw_pct,
+           r->bw_before, r->bw_after, r->bw_mean, r->bw_pct, r->weights_bw,
            (unsigned long long)r->peak_rss, (unsigned long long)r->file_size,
            (unsigned long long)r->state_bytes, (int)r->n_ctx);
   }
@@ -530,6 +554,7 @@ static int print_json(const rows *rs, const char *cpu, const char *feat) {
     cJSON_AddNumberToObject(o, "mem_bw_after", r->bw_after);
     cJSON_AddNumberToObject(o, "mem_bw", r->bw_mean);
     cJSON_AddNumberToObject(o, "bw_pct", r->bw_pct);
+    cJSON_AddNumberToObject(o, "weights_read_bw", r->weights_bw);
     cJSON_AddNumberToObject(o, "peak_rss", (double)r->peak_rss);
     cJSON_AddNumberToObject(o, "file_size", (double)r->file_size);
     cJSON_AddNumberToObject(o, "state_bytes", (double)r->state_bytes);
@@ -678,10 +703,12 @@ int nb_cli_bench(int argc, char **argv) {
       double before = probe(&o, threads, "before");
       if (bench_group(m, &base, threads, tok, &o, &rs)) status = 1;
       double after = probe(&o, threads, "after");
+      double wbw = probe_weights(&o, m, threads);
       for (int i = first; i < rs.n; i++) {
         row *r = &rs.r[i];
         r->bw_before = before;
         r->bw_after = after;
+        r->weights_bw = wbw;
         r->bw_mean = before > 0 && after > 0 ? 0.5 * (before + after) : 0;
         if (r->bw_mean > 0 && r->n_gen > 0)
           r->bw_pct = 100.0 * r->eff_bw / r->bw_mean;

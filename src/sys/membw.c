@@ -5,7 +5,9 @@
  *
  * Each thread of a pool sums its own slice of one buffer (much larger than
  * the last-level cache, so every rep streams from DRAM); a rep is timed from
- * dispatch to the last thread's return. The read loop is the only hot code:
+ * dispatch to the last thread's return. nb_measure_read_bandwidth_of runs
+ * the same reads over the caller's memory (bench: the model's mapped
+ * weights, where the page cache put them). The read loop is the only hot code:
  * it uses 256-bit loads when the CPU has AVX2 (compiled for that one function
  * with a target attribute and chosen at run time), else an unrolled uint64
  * loop with four independent accumulators.
@@ -99,40 +101,33 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-double nb_measure_read_bandwidth(int32_t n_threads, size_t bytes, int reps) {
-  if (n_threads < 1 || n_threads > 64 || reps < 1 ||
-      reps > NB__MEMBW_MAX_REPS || bytes < NB__MEMBW_MIN_BYTES)
-    return NB_EINVAL;
-  /* Whole 256-byte groups for every part. */
-  size_t group = 32 * sizeof(uint64_t) * (size_t)n_threads;
-  bytes -= bytes % group;
-
+/* The probe's body over t->buf (t->n_words): a first pass writes it when
+ * t->fill (first touch), then one untimed read pass, then reps timed
+ * ones; the median rep in bytes/s, or a negative code. */
+static double run_probe(membw_task *t, int32_t n_threads, int reps) {
   double result = NB_ENOMEM;
   nb__pool *pool = NULL;
-  double *times = NULL;
-  membw_task *t = nb_calloc(1, sizeof *t);
-  void *raw = nb_malloc(bytes + 64);
-  times = nb_malloc((size_t)reps * sizeof *times);
-  if (!t || !raw || !times) goto out;
-  t->buf = (uint64_t *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
-  t->n_words = bytes / sizeof(uint64_t);
+  double *times = nb_malloc((size_t)reps * sizeof *times);
+  if (!times) goto out;
   t->sum = pick_sum();
   int rc = nb__pool_new(&pool, n_threads, NULL);
   if (rc != NB_OK) {
     result = rc;
     goto out;
   }
-  /* Touch every page from the threads that will read it, then one untimed
-   * read pass to settle the TLB and the threads. */
-  t->fill = true;
+  /* Touch every page from the threads that will read it (our own buffer
+   * only), then one untimed read pass to settle the TLB and the threads. */
+  if (t->fill) {
+    nb__pool_run(pool, membw_part, t);
+    t->fill = false;
+  }
   nb__pool_run(pool, membw_part, t);
-  t->fill = false;
-  nb__pool_run(pool, membw_part, t);
+  const double bytes = (double)t->n_words * sizeof(uint64_t);
   for (int r = 0; r < reps; r++) {
     uint64_t t0 = uv_hrtime();
     nb__pool_run(pool, membw_part, t);
     uint64_t dt = uv_hrtime() - t0;
-    times[r] = (double)bytes / ((double)(dt ? dt : 1) * 1e-9);
+    times[r] = bytes / ((double)(dt ? dt : 1) * 1e-9);
   }
   qsort(times, (size_t)reps, sizeof *times, cmp_double);
   result = reps % 2 ? times[reps / 2]
@@ -140,7 +135,52 @@ double nb_measure_read_bandwidth(int32_t n_threads, size_t bytes, int reps) {
 out:
   nb__pool_free(pool);
   nb_free(times);
+  return result;
+}
+
+static bool args_ok(int32_t n_threads, size_t bytes, int reps) {
+  return n_threads >= 1 && n_threads <= 64 && reps >= 1 &&
+         reps <= NB__MEMBW_MAX_REPS && bytes >= NB__MEMBW_MIN_BYTES;
+}
+
+double nb_measure_read_bandwidth(int32_t n_threads, size_t bytes, int reps) {
+  if (!args_ok(n_threads, bytes, reps)) return NB_EINVAL;
+  /* Whole 256-byte groups for every part. */
+  size_t group = 32 * sizeof(uint64_t) * (size_t)n_threads;
+  bytes -= bytes % group;
+  double result = NB_ENOMEM;
+  membw_task *t = nb_calloc(1, sizeof *t);
+  void *raw = nb_malloc(bytes + 64);
+  if (!t || !raw) goto out;
+  t->buf = (uint64_t *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+  t->n_words = bytes / sizeof(uint64_t);
+  t->fill = true;
+  result = run_probe(t, n_threads, reps);
+out:
   nb_free(raw);
+  nb_free(t);
+  return result;
+}
+
+double nb_measure_read_bandwidth_of(const void *p, size_t bytes,
+                                    int32_t n_threads, int reps) {
+  if (p == NULL || !args_ok(n_threads, NB__MEMBW_MIN_BYTES, reps))
+    return NB_EINVAL;
+  /* Read only: the 64-byte aligned whole 256-byte groups inside [p,
+   * p + bytes) (a small model's weights are cache-resident: that is where
+   * they sit, and what this then reports). */
+  uintptr_t lo = ((uintptr_t)p + 63) & ~(uintptr_t)63;
+  size_t skip = (size_t)(lo - (uintptr_t)p);
+  size_t group = 32 * sizeof(uint64_t) * (size_t)n_threads;
+  if (bytes < skip + group) return NB_EINVAL;
+  size_t n = bytes - skip;
+  n -= n % group;
+  membw_task *t = nb_calloc(1, sizeof *t);
+  if (!t) return NB_ENOMEM;
+  t->buf = (uint64_t *)lo; /* never written: fill is off */
+  t->n_words = n / sizeof(uint64_t);
+  t->fill = false;
+  double result = run_probe(t, n_threads, reps);
   nb_free(t);
   return result;
 }

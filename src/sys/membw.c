@@ -7,10 +7,10 @@
  * the last-level cache, so every rep streams from DRAM); a rep is timed from
  * dispatch to the last thread's return. nb_measure_read_bandwidth_of runs
  * the same reads over the caller's memory (bench: the model's mapped
- * weights, where the page cache put them). The read loop is the only hot code:
- * it uses 256-bit loads when the CPU has AVX2 (compiled for that one function
- * with a target attribute and chosen at run time), else an unrolled uint64
- * loop with four independent accumulators.
+ * weights, where the page cache put them). The read loop is the only hot
+ * code: it uses 256-bit loads when the CPU has AVX2 (compiled for that one
+ * function with a target attribute and chosen at run time), else an
+ * unrolled uint64 loop with four independent accumulators.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -138,13 +138,14 @@ out:
   return result;
 }
 
-static bool args_ok(int32_t n_threads, size_t bytes, int reps) {
+static bool args_ok(int32_t n_threads, int reps) {
   return n_threads >= 1 && n_threads <= 64 && reps >= 1 &&
-         reps <= NB__MEMBW_MAX_REPS && bytes >= NB__MEMBW_MIN_BYTES;
+         reps <= NB__MEMBW_MAX_REPS;
 }
 
 double nb_measure_read_bandwidth(int32_t n_threads, size_t bytes, int reps) {
-  if (!args_ok(n_threads, bytes, reps)) return NB_EINVAL;
+  if (!args_ok(n_threads, reps) || bytes < NB__MEMBW_MIN_BYTES)
+    return NB_EINVAL;
   /* Whole 256-byte groups for every part. */
   size_t group = 32 * sizeof(uint64_t) * (size_t)n_threads;
   bytes -= bytes % group;
@@ -164,8 +165,7 @@ out:
 
 double nb_measure_read_bandwidth_of(const void *p, size_t bytes,
                                     int32_t n_threads, int reps) {
-  if (p == NULL || !args_ok(n_threads, NB__MEMBW_MIN_BYTES, reps))
-    return NB_EINVAL;
+  if (p == NULL || !args_ok(n_threads, reps)) return NB_EINVAL;
   /* Read only: the 64-byte aligned whole 256-byte groups inside [p,
    * p + bytes) (a small model's weights are cache-resident: that is where
    * they sit, and what this then reports). */

@@ -356,9 +356,9 @@ typedef struct nb_ctx_params {
   int32_t n_ctx;       /* 0: the model's context length */
   int act;             /* nb_act */
   int32_t n_threads;   /* 0: number of physical cores */
-  const char *kernels; /* NULL/"auto", "scalar", "avx2", "avx512", "neon";
-                          when NULL the NB_KERNELS environment variable may
-                          force one */
+  const char *kernels; /* NULL/"auto", "scalar", "avx2", "avxvnni",
+                          "avx512", "neon"; when NULL the NB_KERNELS
+                          environment variable may force one */
 } nb_ctx_params;
 
 void nb_ctx_params_default(nb_ctx_params *p);

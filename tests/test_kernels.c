@@ -36,7 +36,7 @@
 #include "nb_internal.h"
 #include "testutil.h"
 
-static const char *const all_sets[] = {"avx2", "avx512", "neon"};
+static const char *const all_sets[] = {"avx2", "avxvnni", "avx512", "neon"};
 
 /* ---------------------------------------------------------- random data */
 
@@ -261,12 +261,14 @@ static void run_case(const gcase *c) {
   nb_free(y2);
 }
 
-#define NB_MAX_SETS 4
+#define NB_MAX_SETS 6
 
 /* The sets this machine runs, plus on x86-64 "avx512-emu": avx512.c
  * compiled on SIMDe (src/kernels/avx512_emu.h), so the AVX-512 kernels'
  * algorithms are checked here even when the CPU lacks AVX-512 (where it has
- * it, the native "avx512" set is checked as well). The test names the sets
+ * it, the native "avx512" set is checked as well), and "avxvnni-emu": the
+ * avxvnni set's code with its two VNNI instructions emulated in AVX2
+ * (src/kernels/vnni_x86.h), likewise. The test names the sets
  * on stderr so a log shows exactly what was exercised. */
 static int runnable_sets(nb__kernels *sets, int max) {
   int n = 0;
@@ -284,6 +286,15 @@ static int runnable_sets(nb__kernels *sets, int max) {
     ck_assert_int_eq(nb__kernels_init(&sets[n], "scalar", &e), NB_OK);
     nb__kernels_fill_avx512_emu(&sets[n]);
     ck_assert_str_eq(sets[n].name, "avx512-emu");
+    n++;
+  }
+#endif
+#ifdef NB_TEST_AVXVNNI_EMU
+  if (n < max && nb_kernels_available("avx2")) {
+    nb_err e;
+    ck_assert_int_eq(nb__kernels_init(&sets[n], "scalar", &e), NB_OK);
+    nb__kernels_fill_avxvnni_emu(&sets[n]);
+    ck_assert_str_eq(sets[n].name, "avxvnni-emu");
     n++;
   }
 #endif

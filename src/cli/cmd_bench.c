@@ -55,7 +55,7 @@ static const char usage_text[] =
     "  -t LIST          thread counts (default: physical cores)\n"
     "  -r N             repetitions (default 5)\n"
     "  --act LIST       activation modes f16,q8,f32 (default f16)\n"
-    "  --kernels LIST   kernel sets scalar,avx2,avx512,neon (default: best)\n"
+    "  --kernels LIST   kernel sets scalar,avx2,avxvnni,avx512,neon (default: best)\n"
     "  -o md|csv|json   output format (default md)\n"
     "  --bw-mib N       read-bandwidth probe buffer, MiB (default 1024; 0 off)\n"
     "  --bw-reps N      probe repetitions (default 5)\n"

@@ -32,7 +32,7 @@ static const char usage_text[] =
     "  --repeat-penalty R  --repeat-last-n N\n"
     "  -t N                 threads (default: physical cores)\n"
     "  --act f16|f32|q8     activation precision (default f16)\n"
-    "  --kernels NAME       scalar|avx2|avx512|neon (default: best for this CPU)\n";
+    "  --kernels NAME       scalar|avx2|avxvnni|avx512|neon (default: best here)\n";
 
 typedef struct run_args {
   nb_gen_opts o;      /* model, context and sampling flags (sampleopts.c) */

@@ -21,7 +21,7 @@ const char nb_gen_opts_help[] =
     "  --top-k K  --top-p P  --min-p P\n"
     "  --repeat-penalty R  --repeat-last-n N\n"
     "  --act f16|f32|q8     activation precision\n"
-    "  --kernels NAME       scalar|avx2|avx512|neon (default: best here)\n";
+    "  --kernels NAME       scalar|avx2|avxvnni|avx512|neon (default: best here)\n";
 
 void nb_gen_opts_default(nb_gen_opts *o, int32_t n_predict) {
   memset(o, 0, sizeof *o);

@@ -27,7 +27,23 @@
 
 #include "kernels.h"
 #include "tile.h"
+#include "vnni_x86.h"
 #include "x86_util.h"
+
+/* This file is built three times: the avx2 set; with -mavxvnni, the
+ * avxvnni set (its Q8_0 / Q4_0 dots on vpdpbusd / vpdpwssd, vnni_x86.h);
+ * and for test_kernels only, the avxvnni set's code on AVX2 emulation of
+ * those two instructions (NB__AVXVNNI_EMU). */
+#if defined(NB__AVXVNNI_EMU)
+#define NB__AVX2_FILL nb__kernels_fill_avxvnni_emu
+#define NB__AVX2_NAME "avxvnni-emu"
+#elif defined(NB__VNNI256)
+#define NB__AVX2_FILL nb__kernels_fill_avxvnni
+#define NB__AVX2_NAME "avxvnni"
+#else
+#define NB__AVX2_FILL nb__kernels_fill_avx2
+#define NB__AVX2_NAME "avx2"
+#endif
 
 /* --------------------------------------------------------------- helpers */
 
@@ -159,7 +175,9 @@ NB__ALWAYS_INLINE void tile_qq1(int R, int q4, int64_t nb, const uint8_t *w,
                                 const qq1_x *c, float *y) {
   const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
   const size_t xs = sizeof(nb__block_q8_0);
+#ifndef NB__VNNI256
   const __m256i ones16 = _mm256_set1_epi16(1);
+#endif
   __m128 acc = _mm_setzero_ps(); /* (R) rows in lanes */
   const uint8_t *pf = w + (size_t)NB__PF_TILES * R * ldw;
   _Pragma("GCC unroll 2") for (int64_t b = 0; b < nb; b++) {
@@ -172,6 +190,25 @@ NB__ALWAYS_INLINE void tile_qq1(int R, int q4, int64_t nb, const uint8_t *w,
       dbits |= (uint64_t)h << (16 * r);
     }
     __m256i h;
+#ifdef NB__VNNI256
+    /* one vpdpbusd per row on unsigned weights (Q4_0 q, Q8_0 w + 128);
+     * the bias (-8 or -128 sum x) is subtracted below for all rows */
+    {
+      __m256i s[4];
+      _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
+        if (r >= R) {
+          s[r] = _mm256_setzero_si256();
+          continue;
+        }
+        const uint8_t *q = w + r * ldw + b * bs + 2;
+        const __m256i u = q4 ? q4_unpack_u8(q)
+                             : _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)q),
+                                                _mm256_set1_epi8((char)0x80));
+        s[r] = nb__dpbusd(_mm256_setzero_si256(), u, xv);
+      }
+      h = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
+    }
+#else
     if (q4) {
       __m256i m[4];
       _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)
@@ -192,11 +229,16 @@ NB__ALWAYS_INLINE void tile_qq1(int R, int q4, int64_t nb, const uint8_t *w,
       }
       h = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
     }
+#endif
     /* lanes (r0, r1, r2, r3) of the two halves: Q4_0 after the
      * hadd_epi16/madd step holds (r0, r0, r1, r1 | ...) pairs, and the
      * final hadd_epi32 folds each pair, so both layouts end row-ordered */
     __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+#ifdef NB__VNNI256
+    sum = _mm_sub_epi32(sum, _mm_set1_epi32(c->s[b].xa));
+#else
     if (q4) sum = _mm_sub_epi32(sum, _mm_set1_epi32(c->s[b].xa));
+#endif
     acc = _mm_fmadd_ps(_mm_cvtepi32_ps(sum),
                        _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)dbits)),
                                   _mm_set1_ps(c->s[b].d)),
@@ -228,11 +270,13 @@ static void walk_qq1(int q4, int64_t k, const void *w, size_t ldw,
   const int64_t nb = k / 32;
   qq1_x c;
   q4l_prep(q4, xb, nb, c.s);
+#ifndef NB__VNNI256
   if (!q4) /* |x| as unsigned bytes (|-128| = 128 is exact) */
     for (int64_t b = 0; b < nb; b++) {
       __m256i xv = _mm256_loadu_si256((const __m256i *)(xb + b * sizeof(nb__block_q8_0) + 2));
       _mm256_store_si256((__m256i *)c.a[b], _mm256_sign_epi8(xv, xv));
     }
+#endif
   for (int64_t r = r0; r < r1; r += NB__TMAX_R) {
     int nr = r1 - r < NB__TMAX_R ? (int)(r1 - r) : NB__TMAX_R;
     qq1_tiles[q4][nr](nb, (const uint8_t *)w + (size_t)r * ldw, ldw, xb, &c,
@@ -368,8 +412,8 @@ static void quantize_q8(const float *src, void *dst, int64_t n) {
   }
 }
 
-void nb__kernels_fill_avx2(nb__kernels *k) {
-  k->name = "avx2";
+void NB__AVX2_FILL(nb__kernels *k) {
+  k->name = NB__AVX2_NAME;
   k->gemm[NB_TYPE_F16][NB__X_F16] = gemm_f16_f16;
   k->gemm[NB_TYPE_F16][NB__X_F32] = gemm_f16_f32;
   k->gemm[NB_TYPE_Q8_0][NB__X_F16] = gemm_q8_0_f16;

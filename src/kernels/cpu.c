@@ -56,6 +56,10 @@ void nb__cpu_detect(nb__cpu *c) {
     c->avx512vl = ((b >> 31) & 1u) && os_zmm;
     c->avx512vnni = ((cx >> 11) & 1u) && os_zmm;
   }
+  /* leaf 7 subleaf 1, EAX bit 4: AVX-VNNI (VEX vpdpbusd / vpdpwssd on
+   * YMM) */
+  if (max_leaf >= 7 && __get_cpuid_count(7, 1, &a, &b, &cx, &d))
+    c->avxvnni = ((a >> 4) & 1u) && c->avx;
 #elif defined(__aarch64__)
   unsigned long hw = getauxval(AT_HWCAP);
   /* bit numbers from the kernel's uapi asm/hwcap.h */
@@ -76,6 +80,12 @@ bool nb__cpu_runs_avx512(const nb__cpu *c) {
          c->avx512bw && c->avx512vl && c->avx512dq && c->avx512vnni;
 }
 
+/* The avxvnni set is avx2.c built with -mavxvnni: AVX2's needs plus
+ * AVX-VNNI (Intel Alder Lake and later, AMD Zen 5). */
+bool nb__cpu_runs_avxvnni(const nb__cpu *c) {
+  return NB_HAVE_AVXVNNI && nb__cpu_runs_avx2(c) && c->avxvnni;
+}
+
 bool nb__cpu_runs_neon(const nb__cpu *c) { return NB_HAVE_NEON && c->asimd; }
 
 /* The feature string is built once (pthread_once) and never changes after:
@@ -92,6 +102,7 @@ static void nb__features_build(void) {
   } f[] = {
       {c.avx, "avx"},           {c.avx2, "avx2"},
       {c.fma, "fma"},           {c.f16c, "f16c"},
+      {c.avxvnni, "avxvnni"},
       {c.avx512f, "avx512f"},   {c.avx512bw, "avx512bw"},
       {c.avx512vl, "avx512vl"}, {c.avx512dq, "avx512dq"},
       {c.avx512vnni, "avx512vnni"}, {c.asimd, "asimd"},
@@ -117,6 +128,7 @@ const char *nb_kernels_best(void) {
   nb__cpu c;
   nb__cpu_detect(&c);
   if (nb__cpu_runs_avx512(&c)) return "avx512";
+  if (nb__cpu_runs_avxvnni(&c)) return "avxvnni";
   if (nb__cpu_runs_avx2(&c)) return "avx2";
   if (nb__cpu_runs_neon(&c)) return "neon";
   return "scalar";
@@ -128,6 +140,7 @@ bool nb_kernels_available(const char *name) {
   nb__cpu_detect(&c);
   if (!strcmp(name, "scalar")) return true;
   if (!strcmp(name, "avx2")) return nb__cpu_runs_avx2(&c);
+  if (!strcmp(name, "avxvnni")) return nb__cpu_runs_avxvnni(&c);
   if (!strcmp(name, "avx512")) return nb__cpu_runs_avx512(&c);
   if (!strcmp(name, "neon")) return nb__cpu_runs_neon(&c);
   return false;

@@ -11,7 +11,7 @@
 typedef struct nb__cpu {
   /* x86-64: instruction bits AND the OS saving the register state
    * (XCR0: YMM for AVX*, ZMM/opmask for AVX-512). */
-  bool avx, avx2, fma, f16c;
+  bool avx, avx2, fma, f16c, avxvnni;
   bool avx512f, avx512bw, avx512vl, avx512dq, avx512vnni;
   /* aarch64 (AT_HWCAP) */
   bool asimd, asimddp, fphp;
@@ -22,6 +22,7 @@ void nb__cpu_detect(nb__cpu *c);
 /* Kernel sets built into this binary (compile time) and runnable on this
  * CPU (run time). */
 bool nb__cpu_runs_avx2(const nb__cpu *c);
+bool nb__cpu_runs_avxvnni(const nb__cpu *c);
 bool nb__cpu_runs_avx512(const nb__cpu *c);
 bool nb__cpu_runs_neon(const nb__cpu *c);
 

@@ -14,6 +14,7 @@
 #include "kernels.h"
 #include "tile.h"
 #include "lanes_walk.h"
+#include "vnni_x86.h"
 #include "x86_util.h"
 
 /* ------------------- Q8_0 / Q4_0 weights x F16 input: 16-bit fixed point
@@ -131,7 +132,11 @@ NB__ALWAYS_INLINE void tile_qh1(int R, int q4, int64_t nb, const uint8_t *w,
       } else {
         qh_widen(q4, blk, &wa, &wb);
       }
+#ifdef NB__VNNI256
+      s[r] = nb__dpwssd(_mm256_madd_epi16(wa, x0), wb, x1);
+#else
       s[r] = _mm256_add_epi32(_mm256_madd_epi16(wa, x0), _mm256_madd_epi16(wb, x1));
+#endif
       uint16_t hd;
       memcpy(&hd, blk, sizeof hd);
       dbits |= (uint64_t)hd << (16 * r);
@@ -248,17 +253,36 @@ NB__ALWAYS_INLINE void qhl_tile(int T, int64_t nbk, const void *pkv,
   }
   for (int64_t b = 0; b < nbk; b++) {
     __m256i a[QHL_T];
+#ifdef NB__VNNI256
+    __m256i a1[QHL_T]; /* the odd k-pairs' chains */
+#endif
     NB__UNROLL(16) for (int g = 0; g < 16; g++) {
       const __m256i wg = _mm256_load_si256(&pk[b].g[g]);
       NB__UNROLL(4) for (int t = 0; t < T; t++) {
         int32_t xg;
         memcpy(&xg, &xs[t][b].q[2 * g], 4);
+#ifdef NB__VNNI256
+        /* two chains per token (even and odd g), as in qqlanes_avx2.h:
+         * one chain of 16 vpdpwssd would wait on their latency */
+        const __m256i xv = _mm256_set1_epi32(xg);
+        if (g & 1) {
+          a1[t] = g == 1 ? _mm256_madd_epi16(wg, xv) : nb__dpwssd(a1[t], wg, xv);
+          __asm__("" : "+x"(a1[t]));
+        } else {
+          a[t] = g == 0 ? _mm256_madd_epi16(wg, xv) : nb__dpwssd(a[t], wg, xv);
+          __asm__("" : "+x"(a[t]));
+        }
+#else
         __m256i p = _mm256_madd_epi16(wg, _mm256_set1_epi32(xg));
         a[t] = g == 0 ? p : _mm256_add_epi32(a[t], p);
         /* keeps the sum a running register (see qqlanes_avx2.h) */
         __asm__("" : "+x"(a[t]));
+#endif
       }
     }
+#ifdef NB__VNNI256
+    NB__UNROLL(4) for (int t = 0; t < T; t++) a[t] = _mm256_add_epi32(a[t], a1[t]);
+#endif
     const __m256 dw = _mm256_load_ps((const float *)&pk[b].d);
     NB__UNROLL(4) for (int t = 0; t < T; t++)
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a[t]),

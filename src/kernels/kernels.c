@@ -36,12 +36,13 @@ int nb__kernels_init(nb__kernels *k, const char *name, nb_err *err) {
   k->name = "scalar";
   if (!name || !*name || !strcmp(name, "auto")) name = nb_kernels_best();
   if (!strcmp(name, "scalar")) return NB_OK;
-  if (!strcmp(name, "avx2") || !strcmp(name, "avx512") ||
-      !strcmp(name, "neon")) {
+  if (!strcmp(name, "avx2") || !strcmp(name, "avxvnni") ||
+      !strcmp(name, "avx512") || !strcmp(name, "neon")) {
     if (!nb_kernels_available(name))
       return nb__err(err, NB_EUNSUPPORTED,
                      "kernel set %s: %s (cpu features: %s)", name,
                      ((!strcmp(name, "avx2") && !NB_HAVE_AVX2) ||
+                      (!strcmp(name, "avxvnni") && !NB_HAVE_AVXVNNI) ||
                       (!strcmp(name, "avx512") && !NB_HAVE_AVX512) ||
                       (!strcmp(name, "neon") && !NB_HAVE_NEON))
                          ? "not compiled into this build"
@@ -50,11 +51,14 @@ int nb__kernels_init(nb__kernels *k, const char *name, nb_err *err) {
   } else {
     return nb__err(err, NB_EUNSUPPORTED,
                    "kernel set %s: unknown (expected auto, scalar, avx2, "
-                   "avx512 or neon)",
+                   "avxvnni, avx512 or neon)",
                    name);
   }
 #if NB_HAVE_AVX2
   if (!strcmp(name, "avx2")) nb__kernels_fill_avx2(k);
+#endif
+#if NB_HAVE_AVXVNNI
+  if (!strcmp(name, "avxvnni")) nb__kernels_fill_avxvnni(k);
 #endif
 #if NB_HAVE_AVX512
   if (!strcmp(name, "avx512")) nb__kernels_fill_avx512(k);

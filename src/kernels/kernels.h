@@ -93,14 +93,16 @@ typedef struct nb__kernels {
   void (*quantize_q8)(const float *src, void *dst, int64_t n);
 } nb__kernels;
 
-/* Fills `k` with the named set ("scalar", "avx2", "avx512", "neon"; NULL or
- * "auto" for the best this CPU runs). NB_EUNSUPPORTED if the set is not
+/* Fills `k` with the named set ("scalar", "avx2", "avxvnni", "avx512",
+ * "neon"; NULL or "auto" for the best this CPU runs). NB_EUNSUPPORTED if the set is not
  * compiled in or the CPU lacks its features. */
 int nb__kernels_init(nb__kernels *k, const char *name, nb_err *err);
 
 /* Per-ISA fillers: each starts from the scalar table already in `k`. */
 void nb__kernels_fill_scalar(nb__kernels *k);
 void nb__kernels_fill_avx2(nb__kernels *k);
+void nb__kernels_fill_avxvnni(nb__kernels *k);
+void nb__kernels_fill_avxvnni_emu(nb__kernels *k); /* test_kernels only */
 void nb__kernels_fill_avx512(nb__kernels *k);
 /* avx512.c compiled on SIMDe for machines without AVX-512 (avx512_emu.h):
  * linked into test_kernels only, never into the library. */

@@ -24,9 +24,17 @@
  *   acc = fma((float)s, d_w * d_x, acc)  (one float per row, blocks in order)
  * and y = acc. avx2.c's one-token walk runs the same arithmetic, so
  * results never depend on the batch, the row split or the tile.
+ *
+ * With VNNI (NB__VNNI256, the avxvnni set) one vpdpbusd per (8 rows,
+ * token, 4 k) replaces the maddubs + add (Q4_0) or sign + abs + maddubs +
+ * madd + add (Q8_0): the weights go in unsigned (Q4_0 q; Q8_0 w + 128,
+ * exact for every int8 pair, -128 weights included) and the chain starts
+ * at -8 sum x or -128 sum x, as in qqlanes_avx512.h. The block sums are
+ * the same exact integers, so the results are the avx2 set's bits.
  */
 
 #include "lanes_walk.h"
+#include "vnni_x86.h"
 
 #define Q4L_KS 64   /* blocks of a k-slab packed at once (8 rows: 18 KiB) */
 #define Q4L_G 4     /* row groups of 8 packed per slab (32 rows) */
@@ -35,12 +43,13 @@
 
 typedef struct q4l_blk { /* one block of 8 rows, interleaved */
   __m256i g[8]; /* (8 k-groups) x (8 rows x 4 bytes): Q4_0 q in [0, 15],
-                   Q8_0 q as int8 */
+                   Q8_0 q as int8 (VNNI: q + 128 as uint8) */
   __m256 d;     /* the 8 rows' d_w */
 } q4l_blk;
 
 typedef struct q4l_x { /* a token's input scalars of one block */
-  int32_t xa; /* Q4_0: 8 * sum of the block's x (Q8_0: unused) */
+  int32_t xa; /* subtracted from the block sum: Q4_0 8 * sum x; Q8_0 with
+                 VNNI 128 * sum x, without 0 */
   float d;    /* d_x */
 } q4l_x;
 
@@ -79,7 +88,11 @@ NB__ALWAYS_INLINE void q4l_pack(int q4, const uint8_t *w, size_t ldw, int nr,
           _mm256_store_si256(&ob->g[j], _mm256_and_si256(g[j], m));
           _mm256_store_si256(&ob->g[j + 4], _mm256_and_si256(_mm256_srli_epi16(g[j], 4), m));
         } else {
+#ifdef NB__VNNI256
+          _mm256_store_si256(&ob->g[4 * h + j], _mm256_xor_si256(g[j], _mm256_set1_epi8((char)0x80)));
+#else
           _mm256_store_si256(&ob->g[4 * h + j], g[j]);
+#endif
         }
       }
     }
@@ -110,7 +123,11 @@ NB__ALWAYS_INLINE void q4l_prep(int q4, const uint8_t *x, int64_t nbk, void *ov)
     __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
     h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
     h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+#ifdef NB__VNNI256
+    o[b].xa = (q4 ? 8 : 128) * _mm_cvtsi128_si32(h);
+#else
     o[b].xa = q4 ? 8 * _mm_cvtsi128_si32(h) : 0;
+#endif
     o[b].d = ld_scale(blk);
   }
 }
@@ -123,7 +140,11 @@ NB__ALWAYS_INLINE void q4l_tile(int T, int q4, int64_t nbk, const void *pkv,
                                 float *acc_io) {
   const q4l_blk *pk = pkv;
   const q4l_x *xs[Q4L_T];
+#ifdef NB__VNNI256
+  (void)q4; /* the bias in xs carries the type */
+#else
   const __m256i ones16 = _mm256_set1_epi16(1);
+#endif
   __m256 acc[Q4L_T];
   _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
     xs[t] = xsv[t];
@@ -131,12 +152,27 @@ NB__ALWAYS_INLINE void q4l_tile(int T, int q4, int64_t nbk, const void *pkv,
   }
   for (int64_t b = 0; b < nbk; b++) {
     __m256i a[Q4L_T];
+#ifdef NB__VNNI256
+    __m256i a1[Q4L_T]; /* the odd k-groups' chains */
+#endif
     _Pragma("GCC unroll 8") for (int g = 0; g < 8; g++) {
       const __m256i wg = _mm256_load_si256(&pk[b].g[g]);
       _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
         int32_t xg;
         memcpy(&xg, x[t] + (size_t)b * sizeof(nb__block_q8_0) + 2 + 4 * g, 4);
         __m256i xv = _mm256_set1_epi32(xg);
+#ifdef NB__VNNI256
+        /* two chains per token, even and odd g: 8 independent vpdpbusd
+         * chains cover its latency (about 5 cycles at 2 per cycle), in 14
+         * of the 16 ymm registers */
+        if (g & 1) {
+          a1[t] = nb__dpbusd(g == 1 ? _mm256_setzero_si256() : a1[t], wg, xv);
+          __asm__("" : "+x"(a1[t]));
+        } else {
+          a[t] = nb__dpbusd(g == 0 ? _mm256_set1_epi32(-xs[t][b].xa) : a[t], wg, xv);
+          __asm__("" : "+x"(a[t]));
+        }
+#else
         if (q4) {
           __m256i p = _mm256_maddubs_epi16(wg, xv);
           a[t] = g == 0 ? p : _mm256_add_epi16(a[t], p);
@@ -152,13 +188,18 @@ NB__ALWAYS_INLINE void q4l_tile(int T, int q4, int64_t nbk, const void *pkv,
          * all 8 * T products first and add them as a tree (integer adds
          * reassociate), spilling most of them to the stack */
         __asm__("" : "+x"(a[t]));
+#endif
       }
     }
     const __m256 dw = _mm256_load_ps((const float *)&pk[b].d);
     _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+#ifdef NB__VNNI256
+      __m256i s = _mm256_add_epi32(a[t], a1[t]);
+#else
       __m256i s = q4 ? _mm256_sub_epi32(_mm256_madd_epi16(a[t], ones16),
                                         _mm256_set1_epi32(xs[t][b].xa))
                      : a[t];
+#endif
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s),
                                _mm256_mul_ps(dw, _mm256_set1_ps(xs[t][b].d)),
                                acc[t]);

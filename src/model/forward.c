@@ -55,16 +55,23 @@ static void *arow(const nb_ctx *c, void *buf, int64_t t, int64_t width) {
   return (char *)buf + (size_t)t * (size_t)width * c->sz.esize;
 }
 
-/* Thread ith's scratch: att (n_heads / n_kv_heads, n_ctx) | gate tile |
- * up tile | wide row (model.c sizes it). */
+/* Thread ith's scratch: att (att_rows, n_ctx) | gate tile | up tile |
+ * wide row | queries (att_rows, head_dim) (model.c sizes it). */
+static size_t att_rows(const nb_ctx *c) {
+  int32_t kv_mul = c->hp->n_heads / c->hp->n_kv_heads;
+  return (size_t)kv_mul * (size_t)nb__att_tq(kv_mul);
+}
 static float *scratch_att(const nb_ctx *c, int32_t ith) {
   return (float *)(void *)(c->scratch + (size_t)ith * c->sz.scratch_bytes);
 }
 static float *scratch_tiles(const nb_ctx *c, int32_t ith) {
-  return scratch_att(c, ith) + (size_t)(c->hp->n_heads / c->hp->n_kv_heads) * (size_t)c->n_ctx;
+  return scratch_att(c, ith) + att_rows(c) * (size_t)c->n_ctx;
 }
 static float *scratch_row(const nb_ctx *c, int32_t ith) {
   return scratch_tiles(c, ith) + 2 * (size_t)c->n_batch * NB__FFN_TILE;
+}
+static float *scratch_q(const nb_ctx *c, int32_t ith) {
+  return scratch_row(c, ith) + (size_t)NB__MAX(c->hp->dim, c->hp->ffn_dim);
 }
 
 /* ------------------------------------------------------- per-token steps */
@@ -258,7 +265,8 @@ typedef struct att_task {
   int32_t nt, layer, pos0;
 } att_task;
 
-/* Item i = (token t, kv head g): for each of the kv_mul query heads h of
+/* Item i = (tokens t0 .. t0 + nq - 1, kv head g), nq <= tq
+ * (nb__att_tq): for each token t and each of the kv_mul query heads h of
  * group g, softmax(q_h K_g^T / sqrt(hd)) V_g over positions 0..pos0+t,
  * written to xb[t] at head h. Both products are gemm_nn calls (kernels.h),
  * which keep the output's columns in the vector lanes and sum in run.c's
@@ -266,6 +274,12 @@ typedef struct att_task {
  * q times the transposed keys (columns = positions; a dot product form
  * would need a horizontal sum per 64-element head), the output the
  * probabilities times the values as cached (columns = head elements).
+ * An item's rows (token, head) share each key and value load. The scores
+ * are computed up to the last token's position (a row's extra columns are
+ * never read); the output sums the positions all rows have in one call and
+ * each later token's own last positions after it, one by one in the same
+ * order and rounding (acc = acc + p * v, product and sum rounded apart),
+ * so a row's result is what a call of its own would give.
  * Items are dealt round-robin: with causal attention item cost grows with
  * t, and contiguous ranges would give the last thread most of the work.
  * Every item is computed the same way whatever the thread, batch or split,
@@ -275,9 +289,11 @@ static void att_run(void *arg, int32_t ith, int32_t nth) {
   nb_ctx *c = a->c;
   const nb_hparams *hp = c->hp;
   int32_t hd = hp->head_dim, kv_mul = hp->n_heads / hp->n_kv_heads;
+  int32_t tq = nb__att_tq(kv_mul);
   int64_t dim = hp->dim, kv_dim = (int64_t)hp->n_kv_heads * hd;
-  float *att = scratch_att(c, ith);   /* (kv_mul, n_ctx) */
-  float *out = scratch_row(c, ith);   /* (kv_mul, hd) */
+  float *att = scratch_att(c, ith);   /* (nq * kv_mul, n_ctx) */
+  float *out = scratch_row(c, ith);   /* (nq * kv_mul, hd) */
+  float *qs = scratch_q(c, ith);      /* (nq * kv_mul, hd) */
   float scale = sqrtf((float)hd);
   /* the cache's element type: f32 under --act f32, else f16 */
   uint32_t ktype = c->act == NB_ACT_F32 ? NB_TYPE_F32 : NB_TYPE_F16;
@@ -286,29 +302,58 @@ static void att_run(void *arg, int32_t ith, int32_t nth) {
    * (n_ctx plus padding), group g's rows from row g * hd; values
    * (n_ctx, kv_dim) per layer, ldv bytes between positions */
   size_t ldc = c->sz.kv_ld, ldv = (size_t)kv_dim * c->sz.esize;
-  int64_t n_items = (int64_t)a->nt * hp->n_kv_heads;
+  int64_t n_blk = (a->nt + tq - 1) / tq;
+  int64_t n_items = n_blk * hp->n_kv_heads;
   for (int64_t it = ith; it < n_items; it += nth) {
-    int32_t t = (int32_t)(it / hp->n_kv_heads), g = (int32_t)(it % hp->n_kv_heads);
-    int32_t n_pos = a->pos0 + t + 1;
+    int32_t t0 = (int32_t)(it / hp->n_kv_heads) * tq, g = (int32_t)(it % hp->n_kv_heads);
+    int32_t nq = NB__MIN(tq, a->nt - t0);
+    int64_t m = (int64_t)nq * kv_mul; /* rows: (token, head) */
+    int32_t n_first = a->pos0 + t0 + 1, n_last = a->pos0 + t0 + nq;
     size_t k_off = ((size_t)a->layer * (size_t)kv_dim + (size_t)g * (size_t)hd) * ldc;
     size_t v_off = (size_t)a->layer * (size_t)c->n_ctx * ldv + (size_t)g * (size_t)hd * c->sz.esize;
-    /* q of heads g*kv_mul .. : (kv_mul, hd), contiguous */
-    const float *qg = c->q + (size_t)t * (size_t)dim + (size_t)g * (size_t)kv_mul * (size_t)hd;
-    /* att (kv_mul, n_pos) = q (kv_mul, hd) x K^T (hd, n_pos): gemm_nn, the
+    const char *vg = (const char *)c->value_cache + v_off;
+    /* q of heads g*kv_mul .. of tokens t0 ..: (m, hd); one token's are
+     * contiguous in q, several are gathered */
+    const float *qg = c->q + (size_t)t0 * (size_t)dim + (size_t)g * (size_t)kv_mul * (size_t)hd;
+    if (nq > 1) {
+      for (int32_t i = 0; i < nq; i++)
+        memcpy(qs + (size_t)i * (size_t)kv_mul * (size_t)hd, qg + (size_t)i * (size_t)dim,
+               (size_t)kv_mul * (size_t)hd * sizeof(float));
+      qg = qs;
+    }
+    /* att (m, n_last) = q (m, hd) x K^T (hd, n_last): gemm_nn, the
      * positions in the vector lanes, run.c's summation order */
-    nn(kv_mul, n_pos, hd, qg, (size_t)hd, (const char *)c->key_cache + k_off, ldc, att,
+    nn(m, n_last, hd, qg, (size_t)hd, (const char *)c->key_cache + k_off, ldc, att,
        (size_t)c->n_ctx);
-    /* softmax(scores / sqrt(hd)) per head (kernels.h: the same bits in
-     * every set) */
-    for (int32_t m = 0; m < kv_mul; m++)
-      c->k.softmax(att + (size_t)m * (size_t)c->n_ctx, n_pos, scale);
-    /* out (kv_mul, hd) = att (kv_mul, n_pos) x V (n_pos, hd): gemm_nn
-     * again, run.c's order (xb[i] += a * v[i] over the positions) */
-    nn(kv_mul, hd, n_pos, att, (size_t)c->n_ctx, (const char *)c->value_cache + v_off, ldv, out,
-       (size_t)hd);
-    for (int32_t m = 0; m < kv_mul; m++) {
-      int32_t h = g * kv_mul + m;
-      store_row(c, out + (size_t)m * (size_t)hd,
+    /* softmax(scores / sqrt(hd)) per row over its own positions
+     * (kernels.h: the same bits in every set) */
+    for (int64_t r = 0; r < m; r++)
+      c->k.softmax(att + (size_t)r * (size_t)c->n_ctx, n_first + (int32_t)(r / kv_mul), scale);
+    /* out (m, hd) = att (m, n_first) x V (n_first, hd): gemm_nn again,
+     * run.c's order (xb[i] += a * v[i] over the positions) */
+    nn(m, hd, n_first, att, (size_t)c->n_ctx, vg, ldv, out, (size_t)hd);
+    /* then each later token's last positions, in order */
+    for (int64_t r = kv_mul; r < m; r++) {
+      const float *ar = att + (size_t)r * (size_t)c->n_ctx;
+      float *o = out + (size_t)r * (size_t)hd;
+      for (int32_t p = n_first; p < n_first + (int32_t)(r / kv_mul); p++) {
+        const char *vp = vg + (size_t)p * ldv;
+        for (int32_t j = 0; j < hd; j++) {
+          float v;
+          if (ktype == NB_TYPE_F32) {
+            memcpy(&v, vp + (size_t)j * sizeof(float), sizeof v);
+          } else {
+            nb_f16 h;
+            memcpy(&h, vp + (size_t)j * sizeof h, sizeof h);
+            v = nb__f16_to_f32(h);
+          }
+          o[j] = o[j] + ar[p] * v;
+        }
+      }
+    }
+    for (int64_t r = 0; r < m; r++) {
+      int32_t t = t0 + (int32_t)(r / kv_mul), h = g * kv_mul + (int32_t)(r % kv_mul);
+      store_row(c, out + (size_t)r * (size_t)hd,
                 (char *)arow(c, c->xb, t, dim) + (size_t)h * (size_t)hd * c->sz.esize, hd);
     }
   }

@@ -90,6 +90,18 @@ void nb__state_size_for(const nb_hparams *hp, int32_t n_ctx, int act,
  * 32 elements (64 or 128 bytes) move each next row to another set. */
 #define NB__KV_PAD 32
 
+/* Query tokens per attention item (forward.c's att_run): enough that an
+ * item's score rows, its tokens x the query heads of one kv head, fill
+ * the gemm_nn kernels' 4-row tiles, which load (and convert from f16)
+ * each cached key and value once per tile. Why: with one query head per
+ * kv head (Llama-2 7B) a token alone used a quarter of every load, and
+ * attention took 14-17% of 7B pp512. Models with 4 or more query heads
+ * per kv head keep one token per item. */
+#define NB__ATT_ROWS 4
+static inline int32_t nb__att_tq(int32_t kv_mul) {
+  return kv_mul >= NB__ATT_ROWS ? 1 : NB__ATT_ROWS / kv_mul;
+}
+
 /* Rows of a gate/up tile in the fused FFN (per-thread scratch). */
 #define NB__FFN_TILE 512
 

@@ -1,6 +1,7 @@
 /* test_pool.c: the worker pool (sys/pool.h): every thread runs each task
  * exactly once, the caller sees the workers' writes, sleeping workers wake,
- * an idle pool costs no CPU, and nb__split covers its range exactly. */
+ * an idle pool costs no CPU, and nb__split covers its range exactly; the
+ * shared row ranges (sys/share.h) hand out every unit exactly once. */
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -9,6 +10,7 @@
 
 #include "nb_internal.h"
 #include "sys/pool.h"
+#include "sys/share.h"
 #include "testutil.h"
 
 #define MAX_T 16
@@ -288,11 +290,90 @@ START_TEST(test_split_properties) {
 }
 END_TEST
 
+/* One slot, one thread: the front halves what is left (at least min), the
+ * back takes min, and the two ends never cross. */
+START_TEST(test_share_pieces) {
+  nb__share s;
+  int64_t b, e;
+  nb__share_set(&s, 0, 100);
+  const int64_t want[][2] = {{0, 50}, {50, 75}, {75, 87}, {87, 93}, {93, 96}, {96, 99}, {99, 100}};
+  for (size_t i = 0; i < NB__ARRAY_LEN(want); i++) {
+    ck_assert(nb__share_front(&s, 3, &b, &e));
+    ck_assert_int_eq(b, want[i][0]);
+    ck_assert_int_eq(e, want[i][1]);
+  }
+  ck_assert(!nb__share_front(&s, 3, &b, &e));
+  ck_assert(!nb__share_back(&s, 3, &b, &e));
+  nb__share_set(&s, 20, 30);
+  ck_assert(nb__share_back(&s, 4, &b, &e));
+  ck_assert_int_eq(b, 26);
+  ck_assert_int_eq(e, 30);
+  ck_assert(nb__share_front(&s, 1, &b, &e)); /* half of [20, 26) */
+  ck_assert_int_eq(b, 20);
+  ck_assert_int_eq(e, 23);
+  ck_assert(nb__share_back(&s, 4, &b, &e)); /* what is left: [23, 26) */
+  ck_assert_int_eq(b, 23);
+  ck_assert_int_eq(e, 26);
+  ck_assert(!nb__share_front(&s, 1, &b, &e));
+  nb__share_set(&s, 7, 7); /* empty */
+  ck_assert(!nb__share_front(&s, 1, &b, &e));
+  ck_assert(!nb__share_back(&s, 1, &b, &e));
+}
+END_TEST
+
+#define SH_T 4
+#define SH_UNITS 5000
+typedef struct share_run {
+  nb__share slot[SH_T];
+  _Atomic int32_t taken[SH_UNITS]; /* times each unit was handed out */
+  _Atomic int32_t stolen;          /* pieces taken from another slot */
+  int32_t slow;                    /* this part starts late */
+} share_run;
+
+static void share_fn(void *arg, int32_t ith, int32_t nth) {
+  share_run *r = arg;
+  int64_t b, e;
+  if (ith == r->slow) sleep_ms(2);
+  while (nb__share_front(&r->slot[ith], 2, &b, &e))
+    for (int64_t u = b; u < e; u++) atomic_fetch_add(&r->taken[u], 1);
+  for (int32_t o = 1; o < nth; o++)
+    while (nb__share_back(&r->slot[(ith + o) % nth], 2, &b, &e)) {
+      atomic_fetch_add(&r->stolen, 1);
+      for (int64_t u = b; u < e; u++) atomic_fetch_add(&r->taken[u], 1);
+    }
+}
+
+/* Four threads, one of them late: every unit is handed out exactly once,
+ * and the late thread's range is shared out (stolen). */
+START_TEST(test_share_every_unit_once) {
+  nb__pool *p = NULL;
+  ck_assert_int_eq(nb__pool_new(&p, SH_T, NULL), NB_OK);
+  share_run *r = nb_malloc(sizeof *r);
+  ck_assert_ptr_nonnull(r);
+  for (int run = 0; run < 40; run++) {
+    memset(r, 0, sizeof *r);
+    r->slow = run % SH_T;
+    for (int32_t i = 0; i < SH_T; i++) {
+      int64_t b, e;
+      nb__split(SH_UNITS, i, SH_T, 1, &b, &e);
+      nb__share_set(&r->slot[i], b, e);
+    }
+    nb__pool_run(p, share_fn, r);
+    for (int u = 0; u < SH_UNITS; u++) ck_assert_int_eq(atomic_load(&r->taken[u]), 1);
+    ck_assert_int_gt(atomic_load(&r->stolen), 0);
+  }
+  nb_free(r);
+  nb__pool_free(p);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("pool");
   TCase *tc = tcase_create("pool");
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, test_each_thread_once);
+  tcase_add_test(tc, test_share_pieces);
+  tcase_add_test(tc, test_share_every_unit_once);
   tcase_add_test(tc, test_memory_visibility);
   tcase_add_test(tc, test_single_thread_inline);
   tcase_add_test(tc, test_caller_is_thread_zero);

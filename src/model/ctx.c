@@ -96,7 +96,8 @@ int nb_ctx_new(nb_ctx **out, nb_model *m, const nb_ctx_params *p,
   uint64_t total = 2 * (uint64_t)s->kv_bytes + s->x_bytes + s->xb_bytes + s->hb_bytes +
                    s->xq_bytes + s->q_bytes + 2 * (uint64_t)s->kv_new_bytes +
                    2 * (uint64_t)s->rope_bytes + s->logits_bytes +
-                   (uint64_t)nth * s->scratch_bytes + 64;
+                   (uint64_t)nth * s->scratch_bytes +
+                   (uint64_t)NB__SHARE_JOBS * (uint64_t)nth * sizeof(nb__share) + 64;
   if (total > (uint64_t)SIZE_MAX / 2) {
     rc = nb__err(err, NB_ENOMEM, "context of %d tokens is too large", n_ctx);
     goto fail;
@@ -122,6 +123,7 @@ int nb_ctx_new(nb_ctx **out, nb_model *m, const nb_ctx_params *p,
   NB__TAKE(c->rope_sin, float *, s->rope_bytes);
   NB__TAKE(c->logits, float *, s->logits_bytes);
   NB__TAKE(c->scratch, char *, (size_t)nth * s->scratch_bytes);
+  NB__TAKE(c->share, nb__share *, (size_t)NB__SHARE_JOBS * (size_t)nth * sizeof(nb__share));
 #undef NB__TAKE
   if (c->act != NB_ACT_Q8) c->xq = NULL;
 

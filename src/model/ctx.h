@@ -10,6 +10,7 @@
 #include "kernels.h"
 #include "model.h"
 #include "sys/pool.h"
+#include "sys/share.h"
 
 struct nb_ctx {
   nb_model *m;            /* borrowed; outlives the context */
@@ -42,8 +43,13 @@ struct nb_ctx {
   float *logits;          /* (n_vocab) */
   bool has_logits;
   char *scratch;          /* (n_threads, sz.scratch_bytes) per-thread */
+  nb__share *share;       /* (NB__SHARE_JOBS, n_threads): decode's row
+                             ranges (forward.c, sys/share.h) */
   void *block;            /* owned: the one allocation all buffers live in */
 };
+
+/* Matmuls one pool run can share out at most (q, k and v). */
+#define NB__SHARE_JOBS 3
 
 /* Runs the forward pass over tokens[0..n) at positions pos..pos+n-1 (n <=
  * n_batch; checked by the caller). Logits of the last token go to c->logits,

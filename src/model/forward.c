@@ -233,20 +233,84 @@ typedef struct mm_task {
   nb_ctx *c;
   int32_t nt;
   int n_jobs;
-  mm_job job[3];
+  mm_job job[NB__SHARE_JOBS];
+  bool shared; /* rows taken through c->share (one token), else split */
 } mm_task;
+
+/* Decode's matmuls share their rows out (sys/share.h) in units of 16 rows
+ * (the kernels' tiles); a stolen piece is about 128 KiB of weights, at
+ * least one unit. */
+#define NB__SHARE_UNIT 16
+static int64_t share_min(const nb__mat *w) {
+  int64_t u = (int64_t)(128 * 1024 / ((size_t)NB__SHARE_UNIT * w->ldw));
+  return u < 1 ? 1 : u;
+}
+static int64_t share_units(const nb__mat *w) {
+  return (w->n + NB__SHARE_UNIT - 1) / NB__SHARE_UNIT;
+}
+
+/* Slot (j, i) of job j's row range for thread i: the even split. */
+static void share_set(nb_ctx *c, int j, const nb__mat *w) {
+  int32_t nth = c->n_threads;
+  for (int32_t i = 0; i < nth; i++) {
+    int64_t b, e;
+    nb__split(share_units(w), i, nth, 1, &b, &e);
+    nb__share_set(&c->share[(size_t)j * (size_t)nth + (size_t)i], b, e);
+  }
+}
+
+/* Job j's next piece for thread ith: its own range first (own = 1), then
+ * the back of the others' (own = 0, from the next thread on). Rows
+ * [*r0, *r1); 0 when nothing is left. */
+static int share_take(nb_ctx *c, int j, const nb__mat *w, int32_t ith, int32_t nth,
+                      int own, int64_t *r0, int64_t *r1) {
+  nb__share *s = c->share + (size_t)j * (size_t)nth;
+  int64_t b, e, min = share_min(w);
+  int got = 0;
+  if (own) {
+    got = nb__share_front(&s[ith], min, &b, &e);
+  } else {
+    for (int32_t o = 1; o < nth && !got; o++)
+      got = nb__share_back(&s[(ith + o) % nth], min, &b, &e);
+  }
+  if (!got) return 0;
+  *r0 = b * NB__SHARE_UNIT;
+  *r1 = NB__MIN(e * NB__SHARE_UNIT, w->n);
+  return 1;
+}
+
+static void mm_one(const mm_task *a, const mm_job *jb, int64_t r0, int64_t r1) {
+  nb__gemm_fn fn = a->c->k.gemm[jb->w->type][nb__xfmt_for(jb->w->type, (nb_act)a->c->act)];
+  fn(jb->w->k, jb->w->data, jb->w->ldw, jb->x, jb->ldx, jb->y, jb->ldy, r0, r1, a->nt);
+}
 
 static void mm_run(void *arg, int32_t ith, int32_t nth) {
   const mm_task *a = arg;
+  if (a->shared) {
+    int64_t r0, r1;
+    for (int own = 1; own >= 0; own--)
+      for (int j = 0; j < a->n_jobs; j++)
+        while (share_take(a->c, j, a->job[j].w, ith, nth, own, &r0, &r1))
+          mm_one(a, &a->job[j], r0, r1);
+    return;
+  }
   for (int j = 0; j < a->n_jobs; j++) {
     const mm_job *jb = &a->job[j];
     int64_t r0, r1;
     nb__split(jb->w->n, ith, nth, 16, &r0, &r1);
     if (r0 >= r1) continue;
-    nb__gemm_fn fn = a->c->k.gemm[jb->w->type][nb__xfmt_for(jb->w->type, (nb_act)a->c->act)];
-    fn(jb->w->k, jb->w->data, jb->w->ldw, jb->x, jb->ldx, jb->y, jb->ldy, r0,
-       r1, a->nt);
+    mm_one(a, jb, r0, r1);
   }
+}
+
+/* Runs the task's gemms on the pool: one token shares the rows out, a
+ * batch splits them evenly (its kernels pack and prepare per call, and
+ * prefill is bound by arithmetic, not by where rows sit in memory). */
+static void mm_dispatch(nb_ctx *c, mm_task *t) {
+  t->shared = t->nt == 1 && c->n_threads > 1;
+  if (t->shared)
+    for (int j = 0; j < t->n_jobs; j++) share_set(c, j, t->job[j].w);
+  nb__pool_run(c->pool, mm_run, t);
 }
 
 static void mm_add(nb_ctx *c, mm_task *t, const nb__mat *w, const void *x,
@@ -367,6 +431,7 @@ typedef struct ffn_task {
   int32_t nt;
   const void *xg, *xu;  /* input in the gate / up kernels' formats */
   size_t ldg, ldu;
+  bool shared;          /* rows taken through c->share (one token) */
 } ffn_task;
 
 /* Rows of gate and up are split over threads and walked in tiles of mt
@@ -377,8 +442,7 @@ typedef struct ffn_task {
  * per matrix, which keeps the kernels' per-call work (input conversion,
  * prefetch ramp-up) out of the loop. Results do not depend on mt (kernels.h
  * determinism contract). */
-static void ffn_run(void *arg, int32_t ith, int32_t nth) {
-  const ffn_task *a = arg;
+static void ffn_rows(const ffn_task *a, int32_t ith, int64_t r0, int64_t r1) {
   nb_ctx *c = a->c;
   const nb__layer *L = a->L;
   int64_t ffn = c->hp->ffn_dim;
@@ -388,8 +452,6 @@ static void ffn_run(void *arg, int32_t ith, int32_t nth) {
   nb__xfmt fg = nb__xfmt_for(L->w_gate.type, (nb_act)c->act);
   nb__xfmt fu = nb__xfmt_for(L->w_up.type, (nb_act)c->act);
   nb__gemm_fn gate = c->k.gemm[L->w_gate.type][fg], up = c->k.gemm[L->w_up.type][fu];
-  int64_t r0, r1;
-  nb__split(ffn, ith, nth, 16, &r0, &r1);
   for (int64_t a0 = r0; a0 < r1; a0 += mt) {
     int64_t m = NB__MIN(mt, r1 - a0);
     gate(L->w_gate.k, (const char *)L->w_gate.data + (size_t)a0 * L->w_gate.ldw,
@@ -403,6 +465,21 @@ static void ffn_run(void *arg, int32_t ith, int32_t nth) {
       store_row(c, g, (char *)arow(c, c->hb, t, ffn) + (size_t)a0 * c->sz.esize, m);
     }
   }
+}
+
+/* Gate and up rows (one unit range for both, shared out as in mm_run for
+ * one token). */
+static void ffn_run(void *arg, int32_t ith, int32_t nth) {
+  const ffn_task *a = arg;
+  int64_t r0, r1;
+  if (a->shared) {
+    for (int own = 1; own >= 0; own--)
+      while (share_take(a->c, 0, &a->L->w_gate, ith, nth, own, &r0, &r1))
+        ffn_rows(a, ith, r0, r1);
+    return;
+  }
+  nb__split(a->c->hp->ffn_dim, ith, nth, 16, &r0, &r1);
+  if (r0 < r1) ffn_rows(a, ith, r0, r1);
 }
 
 /* ------------------------------------------------------------- forward */
@@ -446,7 +523,7 @@ int nb__forward(nb_ctx *c, const int32_t *tokens, int32_t nt, float *all) {
     mm_add(c, &qkv, &L->wq, c->xb, c->q, dim);
     mm_add(c, &qkv, &L->wk, c->xb, c->kn, kv_dim);
     mm_add(c, &qkv, &L->wv, c->xb, c->vn, kv_dim);
-    nb__pool_run(c->pool, mm_run, &qkv);
+    mm_dispatch(c, &qkv);
     tok_task rs = {.c = c, .op = OP_ROPE_STORE, .nt = nt, .layer = l, .pos0 = pos0};
     tok_step(&rs);
 
@@ -457,7 +534,7 @@ int nb__forward(nb_ctx *c, const int32_t *tokens, int32_t nt, float *all) {
     /* x += xb Wo (into q, free now); xb = rmsnorm(x) */
     mm_task o = {.c = c, .nt = nt};
     mm_add(c, &o, &L->wo, c->xb, c->q, dim);
-    nb__pool_run(c->pool, mm_run, &o);
+    mm_dispatch(c, &o);
     tok_task n2 = {.c = c, .op = OP_ADD_NORM, .nt = nt, .y = c->q, .norm = L->ffn_norm};
     tok_step(&n2);
     c->xq_src = NULL;
@@ -466,11 +543,13 @@ int nb__forward(nb_ctx *c, const int32_t *tokens, int32_t nt, float *all) {
     ffn_task f = {.c = c, .L = L, .nt = nt};
     f.xg = mm_input(c, &L->w_gate, c->xb, nt, &f.ldg);
     f.xu = mm_input(c, &L->w_up, c->xb, nt, &f.ldu);
+    f.shared = nt == 1 && c->n_threads > 1;
+    if (f.shared) share_set(c, 0, &L->w_gate);
     nb__pool_run(c->pool, ffn_run, &f);
     c->xq_src = NULL;
     mm_task d = {.c = c, .nt = nt};
     mm_add(c, &d, &L->w_down, c->hb, c->q, dim);
-    nb__pool_run(c->pool, mm_run, &d);
+    mm_dispatch(c, &d);
     tok_task r2 = {.c = c, .op = OP_ADD, .nt = nt, .y = c->q};
     tok_step(&r2);
   }
@@ -483,7 +562,7 @@ int nb__forward(nb_ctx *c, const int32_t *tokens, int32_t nt, float *all) {
   mm_task lo = {.c = c, .nt = nt - t0};
   float *y = all ? all : c->logits;
   mm_add(c, &lo, &w->output, c->xb, y, hp->n_vocab);
-  nb__pool_run(c->pool, mm_run, &lo);
+  mm_dispatch(c, &lo);
   if (all)
     memcpy(c->logits, all + (size_t)(nt - 1) * (size_t)hp->n_vocab,
            (size_t)hp->n_vocab * sizeof(float));

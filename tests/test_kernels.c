@@ -270,6 +270,20 @@ static void run_case(const gcase *c) {
  * avxvnni set's code with its two VNNI instructions emulated in AVX2
  * (src/kernels/vnni_x86.h), likewise. The test names the sets
  * on stderr so a log shows exactly what was exercised. */
+#if defined(NB_TEST_AVX512_EMU) || defined(NB_TEST_AVXVNNI_EMU)
+/* Appends an emulated set: the scalar table, then fill's entries. They
+ * need only what avx2.c needs (the rest of those files stays native). */
+static void add_emu_set(nb__kernels *sets, int *n, int max,
+                        void (*fill)(nb__kernels *), const char *name) {
+  if (*n >= max || !nb_kernels_available("avx2")) return;
+  nb_err e;
+  ck_assert_int_eq(nb__kernels_init(&sets[*n], "scalar", &e), NB_OK);
+  fill(&sets[*n]);
+  ck_assert_str_eq(sets[*n].name, name);
+  (*n)++;
+}
+#endif
+
 static int runnable_sets(nb__kernels *sets, int max) {
   int n = 0;
   for (size_t i = 0; i < NB__ARRAY_LEN(all_sets) && n < max; i++) {
@@ -280,23 +294,10 @@ static int runnable_sets(nb__kernels *sets, int max) {
     n++;
   }
 #ifdef NB_TEST_AVX512_EMU
-  /* needs only what avx2.c needs (the non-512 parts stay native) */
-  if (n < max && nb_kernels_available("avx2")) {
-    nb_err e;
-    ck_assert_int_eq(nb__kernels_init(&sets[n], "scalar", &e), NB_OK);
-    nb__kernels_fill_avx512_emu(&sets[n]);
-    ck_assert_str_eq(sets[n].name, "avx512-emu");
-    n++;
-  }
+  add_emu_set(sets, &n, max, nb__kernels_fill_avx512_emu, "avx512-emu");
 #endif
 #ifdef NB_TEST_AVXVNNI_EMU
-  if (n < max && nb_kernels_available("avx2")) {
-    nb_err e;
-    ck_assert_int_eq(nb__kernels_init(&sets[n], "scalar", &e), NB_OK);
-    nb__kernels_fill_avxvnni_emu(&sets[n]);
-    ck_assert_str_eq(sets[n].name, "avxvnni-emu");
-    n++;
-  }
+  add_emu_set(sets, &n, max, nb__kernels_fill_avxvnni_emu, "avxvnni-emu");
 #endif
   return n;
 }

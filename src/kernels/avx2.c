@@ -159,7 +159,9 @@ NB__ALWAYS_INLINE void tile_qf(int R, int T, int q4, int xf32, int64_t k,
 #define QQ1_KB 512
 
 typedef struct qq1_x { /* (QQ1_KB, 32) bytes + QQ1_KB scalar pairs */
+#ifndef NB__VNNI256
   _Alignas(32) uint8_t a[QQ1_KB][32]; /* Q8_0: |x| (Q4_0: unused) */
+#endif
   q4l_x s[QQ1_KB];                     /* Q4_0: 8 * sum x; d_x */
 } qq1_x;
 

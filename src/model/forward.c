@@ -306,8 +306,10 @@ static void mm_run(void *arg, int32_t ith, int32_t nth) {
 /* Runs the task's gemms on the pool: one token shares the rows out, a
  * batch splits them evenly (its kernels pack and prepare per call, and
  * prefill is bound by arithmetic, not by where rows sit in memory). */
+static bool share_on(const nb_ctx *c, int32_t nt) { return nt == 1 && c->n_threads > 1; }
+
 static void mm_dispatch(nb_ctx *c, mm_task *t) {
-  t->shared = t->nt == 1 && c->n_threads > 1;
+  t->shared = share_on(c, t->nt);
   if (t->shared)
     for (int j = 0; j < t->n_jobs; j++) share_set(c, j, t->job[j].w);
   nb__pool_run(c->pool, mm_run, t);
@@ -396,23 +398,14 @@ static void att_run(void *arg, int32_t ith, int32_t nth) {
     /* out (m, hd) = att (m, n_first) x V (n_first, hd): gemm_nn again,
      * run.c's order (xb[i] += a * v[i] over the positions) */
     nn(m, hd, n_first, att, (size_t)c->n_ctx, vg, ldv, out, (size_t)hd);
-    /* then each later token's last positions, in order */
-    for (int64_t r = kv_mul; r < m; r++) {
-      const float *ar = att + (size_t)r * (size_t)c->n_ctx;
-      float *o = out + (size_t)r * (size_t)hd;
-      for (int32_t p = n_first; p < n_first + (int32_t)(r / kv_mul); p++) {
-        const char *vp = vg + (size_t)p * ldv;
-        for (int32_t j = 0; j < hd; j++) {
-          float v;
-          if (ktype == NB_TYPE_F32) {
-            memcpy(&v, vp + (size_t)j * sizeof(float), sizeof v);
-          } else {
-            nb_f16 h;
-            memcpy(&h, vp + (size_t)j * sizeof h, sizeof h);
-            v = nb__f16_to_f32(h);
-          }
-          o[j] = o[j] + ar[p] * v;
-        }
+    /* then each later token's last positions, in order (the value row
+     * loaded into qs, free after the scores) */
+    for (int32_t p = n_first; p < n_last; p++) {
+      load_row(c, vg + (size_t)p * ldv, qs, hd);
+      for (int64_t r = (int64_t)(p - n_first + 1) * kv_mul; r < m; r++) {
+        const float pr = att[(size_t)r * (size_t)c->n_ctx + (size_t)p];
+        float *o = out + (size_t)r * (size_t)hd;
+        for (int32_t j = 0; j < hd; j++) o[j] = o[j] + pr * qs[j];
       }
     }
     for (int64_t r = 0; r < m; r++) {
@@ -543,7 +536,7 @@ int nb__forward(nb_ctx *c, const int32_t *tokens, int32_t nt, float *all) {
     ffn_task f = {.c = c, .L = L, .nt = nt};
     f.xg = mm_input(c, &L->w_gate, c->xb, nt, &f.ldg);
     f.xu = mm_input(c, &L->w_up, c->xb, nt, &f.ldu);
-    f.shared = nt == 1 && c->n_threads > 1;
+    f.shared = share_on(c, nt);
     if (f.shared) share_set(c, 0, &L->w_gate);
     nb__pool_run(c->pool, ffn_run, &f);
     c->xq_src = NULL;

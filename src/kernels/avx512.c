@@ -249,8 +249,11 @@ static void quantize_q8(const float *src, void *dst, int64_t n) {
 }
 
 /* -------------------------------------------------- gemm_nn (kernels.h)
- * nn_x86.h's walk and arithmetic with 16-column vectors first (R <= 4
- * rows x V <= 2 vectors), then its 8-column tile and tail. */
+ * nn_x86.h's arithmetic with 16-column vectors first (R <= 8 rows x V <= 2
+ * vectors), then its 8-column tile and tail (R <= 4). Why 8 rows: with
+ * 32 registers one B vector load (and f16 conversion) serves 8 rows; an
+ * attention item of TinyLlama's shape is 8 rows (8 query heads per kv
+ * head), which 4-row tiles read and converted twice. */
 #include "nn_x86.h"
 #include "softmax_x86.h"
 
@@ -262,27 +265,52 @@ static inline __m512 nn_ld16(int f16, const uint8_t *bd, int64_t j) {
 NB__ALWAYS_INLINE void nn_tile16(int R, int V, int f16, int64_t k,
                                  const float *x, size_t ldx, const void *b,
                                  size_t ldb, float *y, size_t ldy, int64_t j) {
-  __m512 acc[4][2];
-  NB__UNROLL(4) for (int r = 0; r < R; r++)
+  __m512 acc[8][2];
+  NB__UNROLL(8) for (int r = 0; r < R; r++)
     NB__UNROLL(2) for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps();
   for (int64_t d = 0; d < k; d++) {
     const uint8_t *bd = (const uint8_t *)b + (size_t)d * ldb;
     __m512 bv[2];
     NB__UNROLL(2) for (int v = 0; v < V; v++) bv[v] = nn_ld16(f16, bd, j + 16 * v);
-    NB__UNROLL(4) for (int r = 0; r < R; r++) {
+    NB__UNROLL(8) for (int r = 0; r < R; r++) {
       const __m512 xv = _mm512_set1_ps(x[(size_t)r * ldx + (size_t)d]);
       NB__UNROLL(2) for (int v = 0; v < V; v++)
         acc[r][v] = _mm512_add_ps(acc[r][v], _mm512_mul_ps(xv, bv[v]));
     }
   }
-  NB__UNROLL(4) for (int r = 0; r < R; r++)
+  NB__UNROLL(8) for (int r = 0; r < R; r++)
     NB__UNROLL(2) for (int v = 0; v < V; v++)
       _mm512_storeu_ps(y + (size_t)r * ldy + (size_t)(j + 16 * v), acc[r][v]);
+}
+
+/* The columns under 16 left of an 8-row group, as two 4-row groups. */
+NB__ALWAYS_INLINE void nn_rest8(int f16, int64_t n, int64_t k, const float *x,
+                                size_t ldx, const void *b, size_t ldb, float *y,
+                                size_t ldy, int64_t j0) {
+  NB__UNROLL(2) for (int h = 0; h < 2; h++) {
+    const float *xi = x + (size_t)(4 * h) * ldx;
+    float *yi = y + (size_t)(4 * h) * ldy;
+    int64_t j = j0;
+    for (; j + 8 <= n; j += 8) nn_tile8(4, 1, f16, k, xi, ldx, b, ldb, yi, ldy, j);
+    if (j < n) nn_tail8(4, f16, k, xi, ldx, b, ldb, yi, ldy, j, (int)(n - j));
+  }
 }
 
 NB__ALWAYS_INLINE void nn_gemm(int f16, int64_t m, int64_t n, int64_t k,
                                const float *x, size_t ldx, const void *b,
                                size_t ldb, float *y, size_t ldy) {
+  int64_t i = 0;
+  for (; i + 8 <= m; i += 8) {
+    const float *xi = x + (size_t)i * ldx;
+    float *yi = y + (size_t)i * ldy;
+    int64_t j = 0;
+    for (; j + 32 <= n; j += 32) nn_tile16(8, 2, f16, k, xi, ldx, b, ldb, yi, ldy, j);
+    for (; j + 16 <= n; j += 16) nn_tile16(8, 1, f16, k, xi, ldx, b, ldb, yi, ldy, j);
+    if (j < n) nn_rest8(f16, n, k, xi, ldx, b, ldb, yi, ldy, j);
+  }
+  x += (size_t)i * ldx;
+  y += (size_t)i * ldy;
+  m -= i;
   NB__NN_ROWS(m, x, ldx, y, ldy, {
     int64_t j = 0;
     for (; j + 32 <= n; j += 32) nn_tile16(R, 2, f16, k, xi, ldx, b, ldb, yi, ldy, j);
@@ -292,6 +320,110 @@ NB__ALWAYS_INLINE void nn_gemm(int f16, int64_t m, int64_t n, int64_t k,
   });
 }
 NB__GEMM_NN_ENTRIES(nn_gemm)
+
+/* ------------------------------------------------- softmax (kernels.h)
+ * softmax_x86.h's recipe with the exp 16 lanes at a time: nb__exp8 step
+ * for step (so the same e_j), and each 16 e_j added to the 8 lane sums as
+ * two halves in j order (the 8-lane loop's order, so the same sums).
+ * x / scale is x * (1 / scale) when scale is a power of two (head_dim 64:
+ * scale 8): both are the one rounding of the same real number, and the
+ * division cost about a third of the kernel. */
+static inline __m512 nb__exp16(__m512 v) {
+  const __mmask16 ok = _mm512_cmp_ps_mask(v, _mm512_set1_ps(NB__EXP_LO), _CMP_GE_OQ);
+  const __m512 n = _mm512_floor_ps(
+      _mm512_add_ps(_mm512_mul_ps(v, _mm512_set1_ps(NB__EXP_LOG2E)), _mm512_set1_ps(0.5f)));
+  __m512 r = _mm512_sub_ps(v, _mm512_mul_ps(n, _mm512_set1_ps(NB__EXP_C1)));
+  r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(NB__EXP_C2)));
+  __m512 p = _mm512_set1_ps(NB__EXP_P0);
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(NB__EXP_P1));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(NB__EXP_P2));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(NB__EXP_P3));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(NB__EXP_P4));
+  p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(NB__EXP_P5));
+  __m512 y = _mm512_mul_ps(p, _mm512_mul_ps(r, r));
+  y = _mm512_add_ps(y, r);
+  y = _mm512_add_ps(y, _mm512_set1_ps(1.0f));
+  /* lanes below LO may hold any n: their result is masked to +0. n is
+   * integral, so truncation converts it as nb__exp8's rounding does. */
+  const __m512i e = _mm512_slli_epi32(
+      _mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_maskz_mov_ps(ok, _mm512_mul_ps(y, _mm512_castsi512_ps(e)));
+}
+
+/* 1 / s when s is a power of two whose inverse is a normal float, else 0. */
+static inline float inv_pow2(float s) {
+  uint32_t u;
+  memcpy(&u, &s, 4);
+  const uint32_t e = (u >> 23) & 0xff;
+  if ((u & 0x807fffffu) != 0 || e < 2 || e > 252) return 0.0f;
+  const uint32_t v = (254u - e) << 23;
+  float r;
+  memcpy(&r, &v, 4);
+  return r;
+}
+
+/* swiglu (kernels.h): softmax_x86.h's swiglu8 16 lanes at a time, with
+ * one division: the sigmoid's numerator (1 for v >= 0, else e) is chosen
+ * before dividing, which gives the quotient swiglu8 picks after computing
+ * both. */
+static void swiglu16(float *g, const float *u, int64_t n) {
+  const int64_t n16 = n & ~(int64_t)15;
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (int64_t j = 0; j < n16; j += 16) {
+    const __m512 v = _mm512_loadu_ps(g + j);
+    const __m512 e = nb__exp16(_mm512_or_ps(v, _mm512_set1_ps(-0.0f)));
+    const __m512 d = _mm512_add_ps(one, e);
+    const __mmask16 pos = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GE_OQ);
+    const __m512 s = _mm512_div_ps(_mm512_mask_mov_ps(e, pos, one), d);
+    _mm512_storeu_ps(g + j, _mm512_mul_ps(_mm512_mul_ps(v, s), _mm512_loadu_ps(u + j)));
+  }
+  if (n16 < n) swiglu8(g + n16, u + n16, n - n16);
+}
+
+static void softmax16(float *x, int64_t n, float scale) {
+  const int64_t n16 = n & ~(int64_t)15, n8 = n & ~(int64_t)7;
+  const float inv = inv_pow2(scale);
+  if (inv != 0.0f) {
+    const __m512 iv = _mm512_set1_ps(inv);
+    for (int64_t j = 0; j < n16; j += 16)
+      _mm512_storeu_ps(x + j, _mm512_mul_ps(_mm512_loadu_ps(x + j), iv));
+    for (int64_t j = n16; j < n; j++) x[j] = x[j] * inv;
+  } else {
+    const __m512 sv = _mm512_set1_ps(scale);
+    for (int64_t j = 0; j < n16; j += 16)
+      _mm512_storeu_ps(x + j, _mm512_div_ps(_mm512_loadu_ps(x + j), sv));
+    for (int64_t j = n16; j < n; j++) x[j] = x[j] / scale;
+  }
+  /* the maximum of finite values does not depend on the order */
+  __m512 mv = _mm512_set1_ps(x[0]);
+  for (int64_t j = 0; j < n16; j += 16) mv = _mm512_max_ps(mv, _mm512_loadu_ps(x + j));
+  float mx = _mm512_reduce_max_ps(mv);
+  for (int64_t j = n16; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+  const __m512 m16 = _mm512_set1_ps(mx);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t j = 0; j < n16; j += 16) {
+    const __m512 e = nb__exp16(_mm512_sub_ps(_mm512_loadu_ps(x + j), m16));
+    _mm512_storeu_ps(x + j, e);
+    acc = _mm256_add_ps(acc, _mm512_castps512_ps256(e));
+    acc = _mm256_add_ps(acc, _mm512_extractf32x8_ps(e, 1));
+  }
+  if (n16 < n8) {
+    const __m256 e = nb__exp8(_mm256_sub_ps(_mm256_loadu_ps(x + n16), _mm512_castps512_ps256(m16)));
+    _mm256_storeu_ps(x + n16, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  _Alignas(32) float t[8];
+  _mm256_store_ps(t, acc);
+  for (int64_t j = n8; j < n; j++) {
+    x[j] = nb__exp_le0(x[j] - mx);
+    t[j - n8] = t[j - n8] + x[j];
+  }
+  const float sum = nb__sum8_tree(t);
+  const __m512 s16 = _mm512_set1_ps(sum);
+  for (int64_t j = 0; j < n16; j += 16)
+    _mm512_storeu_ps(x + j, _mm512_div_ps(_mm512_loadu_ps(x + j), s16));
+  for (int64_t j = n16; j < n; j++) x[j] = x[j] / sum;
+}
 
 void NB__AVX512_FILL(nb__kernels *k) {
   k->name = NB__AVX512_NAME;
@@ -305,8 +437,8 @@ void NB__AVX512_FILL(nb__kernels *k) {
   k->gemm[NB_TYPE_Q4_0][NB__X_Q8] = gemm_q4_0_q8;
   k->gemm_nn[NB_TYPE_F32] = gemm_nn_f32;
   k->gemm_nn[NB_TYPE_F16] = gemm_nn_f16;
-  k->softmax = softmax8;
-  k->swiglu = swiglu8;
+  k->softmax = softmax16;
+  k->swiglu = swiglu16;
   k->f32_to_f16 = f32_to_f16;
   k->f16_to_f32 = f16_to_f32;
   k->quantize_q8 = quantize_q8;

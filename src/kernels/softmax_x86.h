@@ -1,11 +1,9 @@
 /*
  * softmax_x86.h: the softmax and swiglu kernels (kernels.h) on 256-bit
- * vectors, shared
- * by avx2.c and avx512.c: nb__exp_le0 (expf_poly.h) eight lanes at a time,
- * step for step, and the sum in its 8 lanes (kernels.h's SIMD order, which
- * neon.c follows too). The AVX-512 set uses it as is: the exp is a small
- * part of attention, and 16-lane sums would still have to fold into 8
- * lanes.
+ * vectors: nb__exp_le0 (expf_poly.h) eight lanes at a time, step for step,
+ * and the sum in its 8 lanes (kernels.h's SIMD order, which neon.c follows
+ * too). avx2.c's kernels; avx512.c has 16-lane versions of both (the same
+ * bits) and uses nb__exp8 and swiglu8 for its tails.
  * Include from a file compiled with at least AVX2.
  */
 #ifndef NB_SOFTMAX_X86_H
@@ -36,7 +34,7 @@ static inline __m256 nb__exp8(__m256 v) {
   return _mm256_and_ps(_mm256_mul_ps(y, _mm256_castsi256_ps(e)), ok);
 }
 
-static void softmax8(float *x, int64_t n, float scale) {
+static inline void softmax8(float *x, int64_t n, float scale) {
   const int64_t n8 = n & ~(int64_t)7;
   const __m256 sv = _mm256_set1_ps(scale);
   for (int64_t j = 0; j < n8; j += 8)

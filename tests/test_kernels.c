@@ -342,11 +342,12 @@ START_TEST(test_gemm_vs_scalar) {
             }
         /* larger shapes for the lane-packed batch walks (lanes_walk.h;
          * x86: 8 or 16 rows in the lanes, rows in steps of 32, 64 or 128,
-         * tokens in passes of up to 64, k in slabs of 16 to 64 blocks):
-         * several steps with a row tail, several passes with a token
-         * tail, several slabs (65 blocks) */
-        static const int64_t big[][2] = {{45, 70}, {137, 40}};
-        for (int bi = 0; bi < 2; bi++) {
+         * tokens in passes of up to 64, 128 or 256, k in slabs of 8 to 64
+         * blocks): several steps with a row tail, several passes with a
+         * token tail (300 tokens: 3 passes of 128-token families, 2 of
+         * 256), several slabs (65 blocks) */
+        static const int64_t big[][2] = {{45, 70}, {137, 40}, {29, 300}};
+        for (int bi = 0; bi < 3; bi++) {
           gcase c = {&ref, &sets[s], wtypes[wi], (nb__xfmt)f, 2080, big[bi][0], big[bi][1], D_RANDOM};
           run_case(&c);
           cases++;

@@ -19,7 +19,7 @@
 #define QH16_KS 8    /* blocks of a k-slab packed at once (16 rows: 8.5 KiB) */
 #define QH16_G 4     /* row groups of 16 packed per slab (64 rows, 34 KiB) */
 #define QH16_T 8     /* tokens per tile */
-#define QH16_TB 128  /* tokens per pass */
+#define QH16_TB 256  /* tokens per pass */
 
 typedef struct qh16_blk { /* one block of 16 rows, interleaved */
   __m512i g[16]; /* (16 k-pairs) x (16 rows x 2 int16) */
@@ -183,13 +183,14 @@ static void qh16_pack_q4(const uint8_t *w, size_t ldw, int nr, int64_t nbk,
 }
 
 /* The families for lanes_walk.h: 16 rows per group, 4 groups per step
- * (64 rows), slabs of 8 blocks, 8 tokens per tile, passes of 128 tokens
+ * (64 rows), slabs of 8 blocks, 8 tokens per tile, passes of 256 tokens
  * converted once per pass (the walk takes the rows from the heap when they
  * outgrow its stack buffer; down to 16 tokens per pass otherwise), prefetch
- * one step ahead. Passes of 128 rather than 32 or 64 tokens: packing
- * widens every weight to int16 and transposes it, so it is worth sharing
- * (TinyLlama Q4_0 f16 pp512: 24% of the time at 32 tokens; 64 -> 128
- * tokens +7-8%). */
+ * one step ahead. Long passes: packing widens every weight to int16 and
+ * transposes it, so it is worth sharing (TinyLlama Q4_0 f16 pp512: 24% of
+ * the time at 32 tokens; 64 -> 128 tokens +7-8%; 128 -> 256, packing
+ * 7.5% -> 4.8% of the time, +3%). The Q8-input family (qqlanes_avx512.h)
+ * packs bytes without widening and stays at 128: 256 measured the same. */
 NB__LW_CHECK(QH16_G, QH16_KS, sizeof(qh16_blk), QH16_TB, 16, sizeof(qhl_x));
 #define QH16_TILES                                                           \
   {0, qh16_tile_1, qh16_tile_2, qh16_tile_3, qh16_tile_4,                    \

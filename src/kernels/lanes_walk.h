@@ -36,13 +36,13 @@
 
 #define NB__LW_TT 8                /* tokens per tile, at most */
 #define NB__LW_TTG 4               /* tokens per all-groups tile, at most */
-#define NB__LW_TB 128              /* tokens per pass, at most */
+#define NB__LW_TB 256              /* tokens per pass, at most */
 #define NB__LW_LANES 16            /* rows per group, at most */
 #define NB__LW_PK (136 * 1024)     /* packed slab buffer, bytes */
-#define NB__LW_XP (128 * 1024)     /* prepared input buffer on the stack, bytes */
+#define NB__LW_XP (136 * 1024)     /* prepared input buffer on the stack, bytes */
 #define NB__LW_XP_HEAP (4u << 20)  /* a pass's whole prepared rows from the heap,
                                       at most, bytes */
-#define NB__LW_ACC 8192            /* accumulator floats (g * tb * lanes) */
+#define NB__LW_ACC 16384            /* accumulator floats (g * tb * lanes) */
 
 /* Packs blocks [0, nbk) of rows w + i * ldw (i < nr <= lanes; missing
  * rows repeat the last one, their lanes are never stored) into pk. pf:

@@ -359,6 +359,87 @@ START_TEST(test_gemm_vs_scalar) {
 }
 END_TEST
 
+/* Q8_0 / Q4_0 weights x F16 input on x86 (fixed16_x86.h, fixed16_avx512.h):
+ * every avx set gives exactly the bits of the 16-bit fixed-point recipe
+ * written out here in plain C: per input block amax = max |x_j|,
+ * inv = 32767 / amax (0 when amax = 0), i_j = round-to-even(x_j * inv),
+ * s = amax / 32767; per (row, token) S = sum_j w_j i_j exactly and
+ * acc = fma((float)S, d_w * s, acc) over the blocks in order. The
+ * scalar-oracle comparison above allows the fixed-point error; this one
+ * pins the arithmetic itself (a reciprocal estimate for the division
+ * stays inside that bound, and fails here). NEON converts differently. */
+static float fx_ref(uint32_t type, const uint8_t *wr, const uint8_t *xr, int64_t k) {
+  const bool q4 = type == NB_TYPE_Q4_0;
+  const size_t bs = q4 ? sizeof(nb__block_q4_0) : sizeof(nb__block_q8_0);
+  float acc = 0.0f;
+  for (int64_t b = 0; b < k / 32; b++) {
+    float xf[32], amax = 0.0f;
+    for (int j = 0; j < 32; j++) {
+      nb_f16 h;
+      memcpy(&h, xr + 2 * (32 * b + j), 2);
+      xf[j] = nb__f16_to_f32(h);
+      amax = fmaxf(amax, fabsf(xf[j]));
+    }
+    const float inv = amax > 0.0f ? 32767.0f / amax : 0.0f;
+    const float sx = amax / 32767.0f;
+    const uint8_t *blk = wr + (size_t)b * bs;
+    int64_t S = 0;
+    for (int j = 0; j < 32; j++) {
+      const float p = xf[j] * inv;
+      long i = lrintf(p);
+      i = i > 32767 ? 32767 : i < -32768 ? -32768 : i;
+      const int w = q4 ? (j < 16 ? (blk[2 + j] & 15) : (blk[2 + j - 16] >> 4)) - 8
+                       : (int8_t)blk[2 + j];
+      S += (int64_t)w * i;
+    }
+    nb_f16 dh;
+    memcpy(&dh, blk, 2);
+    acc = fmaf((float)S, nb__f16_to_f32(dh) * sx, acc);
+  }
+  return acc;
+}
+
+START_TEST(test_fixed16_recipe) {
+  nb__kernels sets[NB_MAX_SETS];
+  const int ns = runnable_sets(sets, NB_MAX_SETS);
+  static const int64_t shapes[][3] = {{4128, 5, 1}, {2080, 29, 3}, {2080, 21, 300}};
+  rng_state = 99;
+  int checked = 0;
+  for (int s = 0; s < ns; s++) {
+    if (strncmp(sets[s].name, "avx", 3) != 0) continue;
+    for (int wi = 1; wi < 3; wi++) {
+      const uint32_t type = wtypes[wi];
+      for (size_t si = 0; si < NB__ARRAY_LEN(shapes); si++) {
+        const int64_t k = shapes[si][0], rows = shapes[si][1], nt = shapes[si][2];
+        const size_t ldw = nb_type_row_bytes(type, k), ldx = (size_t)k * 2;
+        uint8_t *w = nb_malloc(ldw * (size_t)rows), *x = nb_malloc(ldx * (size_t)nt);
+        float *y = nb_malloc(sizeof(float) * (size_t)(rows * nt));
+        ck_assert(w && x && y);
+        fill_weights(type, k, rows, ldw, w, D_RANDOM);
+        fill_inputs(NB__X_F16, k, nt, ldx, x, D_RANDOM);
+        for (int64_t t = 0; t < nt; t++) /* a zero block: amax = 0 */
+          memset(x + (size_t)t * ldx + 64 * (size_t)(t % (k / 32)), 0, 64);
+        sets[s].gemm[type][NB__X_F16](k, w, ldw, x, ldx, y, rows, 0, rows, nt);
+        for (int64_t t = 0; t < nt; t++)
+          for (int64_t r = 0; r < rows; r++) {
+            const float want = fx_ref(type, w + (size_t)r * ldw, x + (size_t)t * ldx, k);
+            const float got = y[t * rows + r];
+            ck_assert_msg(memcmp(&want, &got, sizeof got) == 0,
+                          "%s %s x f16 k=%ld rows=%ld nt=%ld: y[%ld][%ld] %.9g, recipe %.9g",
+                          sets[s].name, nb_type_name(type), (long)k, (long)rows, (long)nt,
+                          (long)t, (long)r, (double)got, (double)want);
+          }
+        nb_free(w);
+        nb_free(x);
+        nb_free(y);
+        checked++;
+      }
+    }
+  }
+  fprintf(stderr, "test_kernels: fixed16 recipe: %d shapes compared bit for bit\n", checked);
+}
+END_TEST
+
 /* Empty calls (no tokens, or an empty row range) write nothing and do not
  * fault: every set, weight type and input format. */
 START_TEST(test_gemm_empty) {
@@ -790,6 +871,7 @@ int main(void) {
   tcase_add_test(tc, test_gemm_f16_odd_k);
   tcase_add_test(tc, test_gemm_empty);
   tcase_add_test(tc, test_gemm_vs_scalar);
+  tcase_add_test(tc, test_fixed16_recipe);
   tcase_add_test(tc, test_gemm_nn_bit_exact);
   tcase_add_test(tc, test_softmax);
   tcase_add_test(tc, test_swiglu);

@@ -399,6 +399,17 @@ START_TEST(test_threads_bit_identical) {
       ck_assert_msg(memcmp(a, b, (size_t)LOG_ROWS * VOCAB * 4) == 0,
                     "%s act %s: 1 and 2 threads differ", model_names[which],
                     nb_act_name(act));
+      /* and token by token, exactly: on the q4_0 file a batch under f16
+       * takes the kernels' prepared fixed-point input (NB__X_QH), one
+       * token the F16 path */
+      nb_ctx *cs = ctx_new(m, act, 2, 0);
+      for (int r = 0; r < LOG_ROWS; r++) {
+        ck_assert_int_eq(nb_ctx_eval(cs, &ids[r], 1, &e), 0);
+        ck_assert_msg(memcmp(nb_ctx_logits(cs), a + (size_t)r * VOCAB, VOCAB * 4) == 0,
+                      "%s act %s row %d: batch and token by token differ",
+                      model_names[which], nb_act_name(act), r);
+      }
+      nb_ctx_free(cs);
       nb_ctx_free(c1);
       nb_ctx_free(c2);
       nb_free(a);

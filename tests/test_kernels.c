@@ -174,7 +174,7 @@ typedef struct gcase {
 } gcase;
 
 static const char *xfmt_name(nb__xfmt f) {
-  return f == NB__X_F32 ? "f32" : f == NB__X_F16 ? "f16" : "q8";
+  return f == NB__X_F32 ? "f32" : f == NB__X_F16 ? "f16" : f == NB__X_QH ? "qh" : "q8";
 }
 
 /* Runs one case: scalar vs SIMD within the bound, then the SIMD table's
@@ -437,6 +437,64 @@ START_TEST(test_fixed16_recipe) {
     }
   }
   fprintf(stderr, "test_kernels: fixed16 recipe: %d shapes compared bit for bit\n", checked);
+}
+END_TEST
+
+/* NB__X_QH: the gemm on rows converted once by prep_qh gives exactly the
+ * bits of the gemm on the F16 rows, for every set that has the entries
+ * (the executor picks either); sets without prep_qh have no entries. */
+START_TEST(test_qh_prepared) {
+  nb__kernels sets[NB_MAX_SETS];
+  const int ns = runnable_sets(sets, NB_MAX_SETS);
+  static const int64_t shapes[][3] = {{4128, 5, 1}, {2080, 29, 3}, {2080, 37, 300}, {96, 16, 9}};
+  rng_state = 5;
+  int checked = 0;
+  for (int s = 0; s < ns; s++) {
+    const bool has = sets[s].prep_qh != NULL;
+    for (int wi = 1; wi < 3; wi++) {
+      const uint32_t type = wtypes[wi];
+      ck_assert_msg((sets[s].gemm[type][NB__X_QH] != NULL) == has,
+                    "%s: NB__X_QH entries without prep_qh or the reverse", sets[s].name);
+      if (!has) continue;
+      for (size_t si = 0; si < NB__ARRAY_LEN(shapes); si++) {
+        const int64_t k = shapes[si][0], rows = shapes[si][1], nt = shapes[si][2];
+        const size_t ldw = nb_type_row_bytes(type, k), ldx = (size_t)k * 2;
+        const size_t ldq = nb__xfmt_row_bytes(NB__X_QH, k);
+        ck_assert(ldq == (size_t)(k / 32) * NB__QH_BLOCK);
+        uint8_t *w = nb_malloc(ldw * (size_t)rows), *x = nb_malloc(ldx * (size_t)nt);
+        uint8_t *xq = nb_malloc(ldq * (size_t)nt);
+        float *y0 = nb_malloc(sizeof(float) * (size_t)(rows * nt));
+        float *y1 = nb_malloc(sizeof(float) * (size_t)(rows * nt));
+        ck_assert(w && x && xq && y0 && y1);
+        fill_weights(type, k, rows, ldw, w, D_RANDOM);
+        fill_inputs(NB__X_F16, k, nt, ldx, x, D_RANDOM);
+        for (int64_t t = 0; t < nt; t++) sets[s].prep_qh(x + (size_t)t * ldx, xq + (size_t)t * ldq, k);
+        sets[s].gemm[type][NB__X_F16](k, w, ldw, x, ldx, y0, rows, 0, rows, nt);
+        sets[s].gemm[type][NB__X_QH](k, w, ldw, xq, ldq, y1, rows, 0, rows, nt);
+        ck_assert_msg(memcmp(y0, y1, sizeof(float) * (size_t)(rows * nt)) == 0,
+                      "%s %s: prepared (qh) input differs from f16 (k=%ld rows=%ld nt=%ld)",
+                      sets[s].name, nb_type_name(type), (long)k, (long)rows, (long)nt);
+        /* and a row range of its own (what one thread computes) */
+        for (int64_t i = 0; i < rows * nt; i++) y1[i] = -7.0f;
+        sets[s].gemm[type][NB__X_QH](k, w, ldw, xq, ldq, y1, rows, 3, rows - 1, nt);
+        for (int64_t t = 0; t < nt; t++)
+          for (int64_t r = 0; r < rows; r++) {
+            const float *got = &y1[t * rows + r], *want = &y0[t * rows + r];
+            if (r >= 3 && r < rows - 1)
+              ck_assert(memcmp(got, want, sizeof *got) == 0);
+            else
+              ck_assert(*got == -7.0f);
+          }
+        nb_free(w);
+        nb_free(x);
+        nb_free(xq);
+        nb_free(y0);
+        nb_free(y1);
+        checked++;
+      }
+    }
+  }
+  fprintf(stderr, "test_kernels: prepared f16 input: %d shapes compared bit for bit\n", checked);
 }
 END_TEST
 
@@ -872,6 +930,7 @@ int main(void) {
   tcase_add_test(tc, test_gemm_empty);
   tcase_add_test(tc, test_gemm_vs_scalar);
   tcase_add_test(tc, test_fixed16_recipe);
+  tcase_add_test(tc, test_qh_prepared);
   tcase_add_test(tc, test_gemm_nn_bit_exact);
   tcase_add_test(tc, test_softmax);
   tcase_add_test(tc, test_swiglu);

@@ -176,6 +176,18 @@ static void gemm_q4_0_f16(int64_t k, const void *w, size_t ldw, const void *x,
   walk_qh(&qh16_fam[1], qh16_rows, 1, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
 }
 
+/* The same families on input already converted by prep_qh (NB__X_QH). */
+static void gemm_q8_0_qh(int64_t k, const void *w, size_t ldw, const void *x,
+                         size_t ldx, float *y, int64_t ldy, int64_t r0,
+                         int64_t r1, int64_t nt) {
+  nb__lw_walk_pre(&qh16_fam[0], 1, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
+}
+static void gemm_q4_0_qh(int64_t k, const void *w, size_t ldw, const void *x,
+                         size_t ldx, float *y, int64_t ldy, int64_t r0,
+                         int64_t r1, int64_t nt) {
+  nb__lw_walk_pre(&qh16_fam[1], 1, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
+}
+
 /* ------------------------------------------------- families and entries */
 
 #define FAM_F16_F16(R, T, ...) tile_f16(R, T, 0, __VA_ARGS__)
@@ -432,6 +444,9 @@ void NB__AVX512_FILL(nb__kernels *k) {
   k->gemm[NB_TYPE_Q8_0][NB__X_F16] = gemm_q8_0_f16;
   k->gemm[NB_TYPE_Q8_0][NB__X_F32] = gemm_q8_0_f32;
   k->gemm[NB_TYPE_Q4_0][NB__X_F16] = gemm_q4_0_f16;
+  k->gemm[NB_TYPE_Q8_0][NB__X_QH] = gemm_q8_0_qh;
+  k->gemm[NB_TYPE_Q4_0][NB__X_QH] = gemm_q4_0_qh;
+  k->prep_qh = prep_qh;
   k->gemm[NB_TYPE_Q4_0][NB__X_F32] = gemm_q4_0_f32;
   k->gemm[NB_TYPE_Q8_0][NB__X_Q8] = gemm_q8_0_q8;
   k->gemm[NB_TYPE_Q4_0][NB__X_Q8] = gemm_q4_0_q8;

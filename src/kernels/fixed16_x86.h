@@ -301,10 +301,16 @@ typedef struct qhl_x {
   float s;
 } qhl_x;
 
+_Static_assert(sizeof(qhl_x) == NB__QH_BLOCK, "qhl_x is kernels.h's NB__X_QH block");
+
 static void qhl_prep(const uint8_t *x, int64_t nbk, void *ov) {
   qhl_x *o = ov;
   qh_convert_n(x, nbk, (uint8_t *)o->q, sizeof *o, (uint8_t *)&o->s, sizeof *o);
 }
+
+/* kernels.h's prep_qh: a row of k F16 inputs as the batch families prepare
+ * them. */
+static void prep_qh(const void *x, void *o, int64_t k) { qhl_prep(x, k / 32, o); }
 
 /* T tokens x one packed group over nbk blocks (nb__lw_tile_fn): xs[t]
  * token t's converted blocks at the slab; acc: (T, 8) kept between

@@ -15,6 +15,7 @@ size_t nb__xfmt_row_bytes(nb__xfmt f, int64_t k) {
     case NB__X_F32: return (size_t)k * sizeof(float);
     case NB__X_F16: return (size_t)k * sizeof(nb_f16);
     case NB__X_Q8: return (size_t)(k / NB_QK8_0) * sizeof(nb__block_q8_0);
+    case NB__X_QH: return (size_t)(k / 32) * NB__QH_BLOCK;
     default: return 0;
   }
 }

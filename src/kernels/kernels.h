@@ -22,8 +22,15 @@ typedef enum nb__xfmt {
   NB__X_F16 = 1,  /* nb_f16 */
   NB__X_Q8 = 2,   /* nb__block_q8_0 per 32 elements (ggml's quantize_row_q8_0
                      rounding) */
+  NB__X_QH = 3,   /* an F16 row already in a set's 16-bit fixed point: per 32
+                     elements NB__QH_BLOCK bytes (32 int16, then a float
+                     scale) made by the set's prep_qh; only sets with a
+                     prep_qh have gemm entries for it */
   NB__X_COUNT
 } nb__xfmt;
+
+/* Bytes of one NB__X_QH block (32 elements). */
+#define NB__QH_BLOCK 68
 
 /* Bytes of one activation row of k elements in format f. */
 size_t nb__xfmt_row_bytes(nb__xfmt f, int64_t k);
@@ -81,6 +88,15 @@ typedef struct nb__kernels {
    * increasing) combined by nb__sum8_tree: the same bits in every SIMD
    * set, within a few ulp of the scalar set (test_kernels states it). */
   void (*softmax)(float *x, int64_t n, float scale);
+  /* An F16 row of k (a multiple of 32) elements to NB__X_QH at o: what the
+   * set's Q8_0 / Q4_0 x F16 gemm does to its input first, done once so
+   * that the gemm[..][NB__X_QH] entries, given the result, skip it and
+   * give the same bits as gemm[..][NB__X_F16] on the row. Why: a batch
+   * calls several gemms on one input (q, k, v; gate and up in tiles) from
+   * every thread, and each converted the whole input again (4% of
+   * TinyLlama f16 prefill). NULL (and no NB__X_QH entries) in sets
+   * without a fixed-point F16 path. */
+  void (*prep_qh)(const void *x, void *o, int64_t k);
   /* SwiGLU in place: g[j] = silu(g[j]) * u[j], silu(v) = v * sigmoid(v).
    * Scalar: run.c's v * (1 / (1 + expf(-v))) * u. SIMD sets: with
    * e = nb__exp_le0(-|v|), sigmoid = 1 / (1 + e) for v >= 0 and

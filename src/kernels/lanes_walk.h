@@ -100,10 +100,13 @@ typedef struct nb__lw {
   _Static_assert((LANES) <= NB__LW_LANES, "lanes")
 
 /* y[t * ldy + r] for rows [r0, r1), tokens [0, nt): the gemm of kernels.h
- * with k a multiple of 32 (every family's block). */
-static void nb__lw_walk(const nb__lw *f, int64_t k, const void *w,
-                        size_t ldw, const void *x, size_t ldx, float *y,
-                        int64_t ldy, int64_t r0, int64_t r1, int64_t nt) {
+ * with k a multiple of 32 (every family's block). pre: the input rows are
+ * already in the family's prepared form (f->xpb bytes per block, ldx
+ * apart; kernels.h's NB__X_QH), so nothing is prepared and the tiles read
+ * them in place. */
+static void nb__lw_walk_pre(const nb__lw *f, int pre, int64_t k, const void *w,
+                            size_t ldw, const void *x, size_t ldx, float *y,
+                            int64_t ldy, int64_t r0, int64_t r1, int64_t nt) {
   if (nt <= 0 || r0 >= r1) return;
   const uint8_t *wb = w, *xb = x;
   const int64_t nb = k / 32;
@@ -124,13 +127,13 @@ static void nb__lw_walk(const nb__lw *f, int64_t k, const void *w,
   size_t cap = NB__LW_XP;
   const int64_t tb_full = nt < tb ? nt : tb;
   const size_t full = (size_t)tb_full * (size_t)nb * f->xpb;
-  if (full > NB__LW_XP && full <= NB__LW_XP_HEAP && tb_full >= f->tb_min &&
+  if (!pre && full > NB__LW_XP && full <= NB__LW_XP_HEAP && tb_full >= f->tb_min &&
       (heap = nb_malloc(full + 63)) != NULL) {
     xp = (unsigned char *)(((uintptr_t)heap + 63) & ~(uintptr_t)63);
     cap = full;
   }
   const int64_t fit = (int64_t)(cap / f->xpb) / nb;
-  if (fit < tb && fit >= f->tb_min) tb = fit;
+  if (!pre && fit < tb && fit >= f->tb_min) tb = fit;
   /* whole tiles: a one-token tile costs a tile's weight loads for one
    * token (30 tokens per pass left a 1-token tile in every pass) */
   if (tb >= f->tt) tb -= tb % f->tt;
@@ -144,7 +147,7 @@ static void nb__lw_walk(const nb__lw *f, int64_t k, const void *w,
   const size_t pfo = (size_t)(L * gmax * f->pf_steps);
   for (int64_t p0 = 0; p0 < nt; p0 += tb) {
     const int np = nt - p0 < tb ? (int)(nt - p0) : (int)tb;
-    const int whole = (size_t)np * (size_t)nb * f->xpb <= cap;
+    const int whole = !pre && (size_t)np * (size_t)nb * f->xpb <= cap;
     if (whole)
       for (int t = 0; t < np; t++)
         f->prep(xb + (size_t)(p0 + t) * ldx, nb, xp + (size_t)t * nb * f->xpb);
@@ -163,7 +166,9 @@ static void nb__lw_walk(const nb__lw *f, int64_t k, const void *w,
         }
         for (int t = 0; t < np; t++) {
           xr[t] = xb + (size_t)(p0 + t) * ldx + (size_t)ks * f->xbs;
-          if (whole) {
+          if (pre) {
+            xs[t] = xr[t] = xb + (size_t)(p0 + t) * ldx + (size_t)ks * f->xpb;
+          } else if (whole) {
             xs[t] = xp + ((size_t)t * nb + (size_t)ks) * f->xpb;
           } else {
             unsigned char *o = xp + (size_t)t * f->ks * f->xpb;
@@ -206,6 +211,12 @@ static void nb__lw_walk(const nb__lw *f, int64_t k, const void *w,
     }
   }
   nb_free(heap);
+}
+
+static inline void nb__lw_walk(const nb__lw *f, int64_t k, const void *w,
+                               size_t ldw, const void *x, size_t ldx, float *y,
+                               int64_t ldy, int64_t r0, int64_t r1, int64_t nt) {
+  nb__lw_walk_pre(f, 0, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
 }
 
 #endif /* NB_LANES_WALK_H */

@@ -125,7 +125,7 @@ int nb_ctx_new(nb_ctx **out, nb_model *m, const nb_ctx_params *p,
   NB__TAKE(c->scratch, char *, (size_t)nth * s->scratch_bytes);
   NB__TAKE(c->share, nb__share *, (size_t)NB__SHARE_JOBS * (size_t)nth * sizeof(nb__share));
 #undef NB__TAKE
-  if (c->act != NB_ACT_Q8) c->xq = NULL;
+  if (c->act == NB_ACT_F32 || (c->act == NB_ACT_F16 && c->k.prep_qh == NULL)) c->xq = NULL;
 
   if ((rc = nb__pool_new(&c->pool, nth, err)) < 0) goto fail;
   *out = c;

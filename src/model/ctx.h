@@ -32,8 +32,11 @@ struct nb_ctx {
   void *x;                /* (n_batch, dim) A: the residual stream */
   void *xb;               /* (n_batch, dim) A: norm output / attention out */
   void *hb;               /* (n_batch, ffn_dim) A: FFN hidden silu(g)*u */
-  void *xq;               /* (n_batch, wide/32) q8_0 blocks: Q8 form of the
-                             current matmul input (NB_ACT_Q8 only) */
+  void *xq;               /* (n_batch, wide/32) blocks: the current matmul
+                             input converted once for all its gemms and
+                             threads: q8_0 under NB_ACT_Q8; under NB_ACT_F16
+                             the kernels' NB__X_QH rows (batches only, sets
+                             with prep_qh; else NULL) */
   const void *xq_src;     /* which buffer xq currently holds (NULL: none) */
   float *q;               /* (n_batch, dim) f32: queries; reused as the f32
                              output of attn_output and ffn_down */

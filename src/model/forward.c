@@ -94,7 +94,8 @@ typedef enum tok_op {
   OP_ADD,        /* x[t] += y[t] */
   OP_ADD_NORM,   /* x[t] += y[t]; xb[t] = rmsnorm(x[t]) * norm */
   OP_ROPE_STORE, /* rope(q[t], kn[t]); cache[pos0 + t] = kn[t], vn[t] */
-  OP_Q8          /* xq[t] = q8(src[t]) */
+  OP_Q8,         /* xq[t] = q8(src[t]) */
+  OP_QH          /* xq[t] = prep_qh(src[t]) (kernels.h NB__X_QH) */
 } tok_op;
 
 typedef struct tok_task {
@@ -105,8 +106,8 @@ typedef struct tok_task {
   const int32_t *tokens;
   const float *norm;     /* (dim) */
   const float *y;        /* (nt, dim) f32 */
-  const void *src;       /* OP_Q8: (nt, k) A */
-  int64_t k;             /* OP_Q8 row length */
+  const void *src;       /* OP_Q8, OP_QH: (nt, k) A */
+  int64_t k;             /* OP_Q8, OP_QH row length */
 } tok_task;
 
 static void rope(const nb_ctx *c, float *vec, int32_t n_heads, int32_t t) {
@@ -186,6 +187,10 @@ static void tok_run(void *arg, int32_t ith, int32_t nth) {
         c->k.quantize_q8(row, (char *)c->xq + (size_t)t * nb__xfmt_row_bytes(NB__X_Q8, a->k), a->k);
         break;
       }
+      case OP_QH:
+        c->k.prep_qh(arow(c, (void *)a->src, t, a->k),
+                     (char *)c->xq + (size_t)t * nb__xfmt_row_bytes(NB__X_QH, a->k), a->k);
+        break;
     }
   }
 }
@@ -201,29 +206,37 @@ static void tok_step(tok_task *a) {
 
 /* --------------------------------------------------------------- matmul */
 
-/* The matmul input for weight w from the A buffer x (nt rows of k): the
- * buffer itself, or its Q8 form (made once and reused while x is unchanged,
- * e.g. for q, k and v). */
+/* The matmul input for weight w from the A buffer x (nt rows of k) and its
+ * format (*f): the buffer itself, or its Q8 form, or (a batch under f16
+ * whose kernel set has NB__X_QH entries) its fixed-point form. A converted
+ * form is made once, split over the threads, and reused while x is
+ * unchanged (q, k and v; gate and up, which the FFN calls in row tiles):
+ * the kernels would otherwise convert the whole input in every call. Under
+ * one activation mode only one of the two forms is ever made, so the
+ * buffer is keyed by x alone. */
 static const void *mm_input(nb_ctx *c, const nb__mat *w, const void *x,
-                            int32_t nt, size_t *ldx) {
-  nb__xfmt f = nb__xfmt_for(w->type, (nb_act)c->act);
-  if (f != NB__X_Q8) {
+                            int32_t nt, size_t *ldx, nb__xfmt *f) {
+  *f = nb__xfmt_for(w->type, (nb_act)c->act);
+  if (*f == NB__X_F16 && nt > 1 && c->xq != NULL && c->k.gemm[w->type][NB__X_QH] != NULL)
+    *f = NB__X_QH;
+  if (*f != NB__X_Q8 && *f != NB__X_QH) {
     *ldx = (size_t)w->k * c->sz.esize;
     return x;
   }
   if (c->xq_src != x) {
-    tok_task a = {.c = c, .op = OP_Q8, .nt = nt, .src = x, .k = w->k};
+    tok_task a = {.c = c, .op = *f == NB__X_Q8 ? OP_Q8 : OP_QH, .nt = nt, .src = x, .k = w->k};
     tok_step(&a);
     c->xq_src = x;
   }
-  *ldx = nb__xfmt_row_bytes(NB__X_Q8, w->k);
+  *ldx = nb__xfmt_row_bytes(*f, w->k);
   return c->xq;
 }
 
 /* Up to three independent gemms in one dispatch (q, k and v share it). */
 typedef struct mm_job {
   const nb__mat *w;
-  const void *x;  /* input rows in the kernel's format */
+  const void *x;  /* input rows in format f */
+  nb__xfmt f;
   size_t ldx;
   float *y;       /* (nt, ldy) */
   int64_t ldy;
@@ -280,7 +293,7 @@ static int share_take(nb_ctx *c, int j, const nb__mat *w, int32_t ith, int32_t n
 }
 
 static void mm_one(const mm_task *a, const mm_job *jb, int64_t r0, int64_t r1) {
-  nb__gemm_fn fn = a->c->k.gemm[jb->w->type][nb__xfmt_for(jb->w->type, (nb_act)a->c->act)];
+  nb__gemm_fn fn = a->c->k.gemm[jb->w->type][jb->f];
   fn(jb->w->k, jb->w->data, jb->w->ldw, jb->x, jb->ldx, jb->y, jb->ldy, r0, r1, a->nt);
 }
 
@@ -319,7 +332,7 @@ static void mm_add(nb_ctx *c, mm_task *t, const nb__mat *w, const void *x,
                    float *y, int64_t ldy) {
   mm_job *jb = &t->job[t->n_jobs++];
   jb->w = w;
-  jb->x = mm_input(c, w, x, t->nt, &jb->ldx);
+  jb->x = mm_input(c, w, x, t->nt, &jb->ldx, &jb->f);
   jb->y = y;
   jb->ldy = ldy;
 }
@@ -422,7 +435,8 @@ typedef struct ffn_task {
   nb_ctx *c;
   const nb__layer *L;
   int32_t nt;
-  const void *xg, *xu;  /* input in the gate / up kernels' formats */
+  const void *xg, *xu;  /* input in the gate / up kernels' formats fg, fu */
+  nb__xfmt fg, fu;
   size_t ldg, ldu;
   bool shared;          /* rows taken through c->share (one token) */
 } ffn_task;
@@ -442,9 +456,7 @@ static void ffn_rows(const ffn_task *a, int32_t ith, int64_t r0, int64_t r1) {
   const int64_t mt = (int64_t)c->n_batch * NB__FFN_TILE / a->nt;
   float *sg = scratch_tiles(c, ith);                      /* (nt, mt) */
   float *su = sg + (size_t)c->n_batch * NB__FFN_TILE;     /* (nt, mt) */
-  nb__xfmt fg = nb__xfmt_for(L->w_gate.type, (nb_act)c->act);
-  nb__xfmt fu = nb__xfmt_for(L->w_up.type, (nb_act)c->act);
-  nb__gemm_fn gate = c->k.gemm[L->w_gate.type][fg], up = c->k.gemm[L->w_up.type][fu];
+  nb__gemm_fn gate = c->k.gemm[L->w_gate.type][a->fg], up = c->k.gemm[L->w_up.type][a->fu];
   for (int64_t a0 = r0; a0 < r1; a0 += mt) {
     int64_t m = NB__MIN(mt, r1 - a0);
     gate(L->w_gate.k, (const char *)L->w_gate.data + (size_t)a0 * L->w_gate.ldw,
@@ -534,8 +546,8 @@ int nb__forward(nb_ctx *c, const int32_t *tokens, int32_t nt, float *all) {
 
     /* FFN: hb = silu(xb Wgate) * (xb Wup); x += hb Wdown */
     ffn_task f = {.c = c, .L = L, .nt = nt};
-    f.xg = mm_input(c, &L->w_gate, c->xb, nt, &f.ldg);
-    f.xu = mm_input(c, &L->w_up, c->xb, nt, &f.ldu);
+    f.xg = mm_input(c, &L->w_gate, c->xb, nt, &f.ldg, &f.fg);
+    f.xu = mm_input(c, &L->w_up, c->xb, nt, &f.ldu, &f.fu);
     f.shared = share_on(c, nt);
     if (f.shared) share_set(c, 0, &L->w_gate);
     nb__pool_run(c->pool, ffn_run, &f);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernels.h" /* NB__QH_BLOCK */
 #include "model.h"
 #include "nb_internal.h"
 #include "types.h"
@@ -305,8 +306,12 @@ void nb__state_size_for(const nb_hparams *hp, int32_t n_ctx, int act,
   s->x_bytes = round64(nb * dim * s->esize);
   s->xb_bytes = round64(nb * dim * s->esize);
   s->hb_bytes = round64(nb * ffn * s->esize);
-  /* q8 rows: 34 bytes per 32 elements (wide rounded up to a block) */
-  s->xq_bytes = act == NB_ACT_Q8 ? round64(nb * ((wide + 31) / 32) * 34) : 0;
+  /* the converted matmul input (wide rounded up to a block): q8 rows, 34
+   * bytes per 32 elements, or under f16 the kernels' fixed-point rows
+   * (NB__X_QH, 68 bytes; used where the kernel set has them) */
+  s->xq_bytes = act == NB_ACT_Q8   ? round64(nb * ((wide + 31) / 32) * 34)
+                : act == NB_ACT_F16 ? round64(nb * ((wide + 31) / 32) * NB__QH_BLOCK)
+                                    : 0;
   s->q_bytes = round64(nb * dim * 4);
   s->kv_new_bytes = round64(nb * kv_dim * 4);
   s->rope_bytes = round64(nb * (size_t)(hp->rope_dim / 2) * 4);

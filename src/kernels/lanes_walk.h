@@ -42,7 +42,7 @@
 #define NB__LW_XP (136 * 1024)     /* prepared input buffer on the stack, bytes */
 #define NB__LW_XP_HEAP (4u << 20)  /* a pass's whole prepared rows from the heap,
                                       at most, bytes */
-#define NB__LW_ACC 16384            /* accumulator floats (g * tb * lanes) */
+#define NB__LW_ACC 16384           /* accumulator floats (g * tb * lanes) */
 
 /* Packs blocks [0, nbk) of rows w + i * ldw (i < nr <= lanes; missing
  * rows repeat the last one, their lanes are never stored) into pk. pf:

@@ -165,28 +165,7 @@ static void gemm_q4_0_q8(int64_t k, const void *w, size_t ldw, const void *x,
 #include "fixed16_x86.h"
 #include "fixed16_avx512.h"
 
-static void gemm_q8_0_f16(int64_t k, const void *w, size_t ldw, const void *x,
-                          size_t ldx, float *y, int64_t ldy, int64_t r0,
-                          int64_t r1, int64_t nt) {
-  walk_qh(&qh16_fam[0], qh16_rows, 0, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
-}
-static void gemm_q4_0_f16(int64_t k, const void *w, size_t ldw, const void *x,
-                          size_t ldx, float *y, int64_t ldy, int64_t r0,
-                          int64_t r1, int64_t nt) {
-  walk_qh(&qh16_fam[1], qh16_rows, 1, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
-}
-
-/* The same families on input already converted by prep_qh (NB__X_QH). */
-static void gemm_q8_0_qh(int64_t k, const void *w, size_t ldw, const void *x,
-                         size_t ldx, float *y, int64_t ldy, int64_t r0,
-                         int64_t r1, int64_t nt) {
-  nb__lw_walk_pre(&qh16_fam[0], 1, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
-}
-static void gemm_q4_0_qh(int64_t k, const void *w, size_t ldw, const void *x,
-                         size_t ldx, float *y, int64_t ldy, int64_t r0,
-                         int64_t r1, int64_t nt) {
-  nb__lw_walk_pre(&qh16_fam[1], 1, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
-}
+NB__QH_GEMMS(qh16_fam, qh16_rows)
 
 /* ------------------------------------------------- families and entries */
 

@@ -447,4 +447,26 @@ static inline void walk_qh(const nb__lw *fam, qh1_rows_fn one, int q4,
   }
   nb__lw_walk(fam, k, w, ldw, x, ldx, y, ldy, r0, r1, nt);
 }
+
+/* The gemm entries of a set's fixed-point families: Q8_0 / Q4_0 weights x
+ * F16 input (walk_qh with the batch family FAM and the one-token rows
+ * ROWS), and x NB__X_QH input, already converted by prep_qh (the batch
+ * family reading it in place). One macro for avx2.c's 8-lane and
+ * avx512.c's 16-lane families. */
+#define NB__QH_ENTRY(NAME, BODY)                                               \
+  static void NAME(int64_t k, const void *w, size_t ldw, const void *x,        \
+                   size_t ldx, float *y, int64_t ldy, int64_t r0, int64_t r1,  \
+                   int64_t nt) {                                               \
+    BODY;                                                                      \
+  }
+#define NB__QH_GEMMS(FAM, ROWS)                                                \
+  NB__QH_ENTRY(gemm_q8_0_f16, walk_qh(&FAM[0], ROWS, 0, k, w, ldw, x, ldx, y,  \
+                                      ldy, r0, r1, nt))                        \
+  NB__QH_ENTRY(gemm_q4_0_f16, walk_qh(&FAM[1], ROWS, 1, k, w, ldw, x, ldx, y,  \
+                                      ldy, r0, r1, nt))                        \
+  NB__QH_ENTRY(gemm_q8_0_qh, nb__lw_walk_pre(&FAM[0], 1, k, w, ldw, x, ldx, y, \
+                                             ldy, r0, r1, nt))                 \
+  NB__QH_ENTRY(gemm_q4_0_qh, nb__lw_walk_pre(&FAM[1], 1, k, w, ldw, x, ldx, y, \
+                                             ldy, r0, r1, nt))
+
 #endif /* NB_FIXED16_X86_H */

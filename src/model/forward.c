@@ -59,7 +59,7 @@ static void *arow(const nb_ctx *c, void *buf, int64_t t, int64_t width) {
  * wide row | queries (att_rows, head_dim) (model.c sizes it). */
 static size_t att_rows(const nb_ctx *c) {
   int32_t kv_mul = c->hp->n_heads / c->hp->n_kv_heads;
-  return (size_t)kv_mul * (size_t)nb__att_tq(kv_mul);
+  return (size_t)kv_mul * (size_t)nb__att_tq(kv_mul, c->hp->n_kv_heads);
 }
 static float *scratch_att(const nb_ctx *c, int32_t ith) {
   return (float *)(void *)(c->scratch + (size_t)ith * c->sz.scratch_bytes);
@@ -368,7 +368,7 @@ static void att_run(void *arg, int32_t ith, int32_t nth) {
   nb_ctx *c = a->c;
   const nb_hparams *hp = c->hp;
   int32_t hd = hp->head_dim, kv_mul = hp->n_heads / hp->n_kv_heads;
-  int32_t tq = nb__att_tq(kv_mul);
+  int32_t tq = nb__att_tq(kv_mul, hp->n_kv_heads);
   int64_t dim = hp->dim, kv_dim = (int64_t)hp->n_kv_heads * hd;
   float *att = scratch_att(c, ith);   /* (nq * kv_mul, n_ctx) */
   float *out = scratch_row(c, ith);   /* (nq * kv_mul, hd) */

@@ -319,11 +319,11 @@ void nb__state_size_for(const nb_hparams *hp, int32_t n_ctx, int act,
   /* per thread: attention scores (att_rows, n_ctx) + gate and up tiles +
    * one wide f32 row (also an attention item's head outputs, (att_rows,
    * head_dim)) + an item's queries (att_rows, head_dim); att_rows = the
-   * query heads of a kv head times the tokens of an item, at most
-   * max(n_heads / n_kv_heads, NB__ATT_ROWS) <= n_heads, so att_rows *
+   * query heads of a kv head times the tokens of an item (nb__att_tq:
+   * at most n_kv_heads tokens), so att_rows <= n_heads and att_rows *
    * head_dim <= dim since head_dim = dim / n_heads */
   int32_t kv_mul = hp->n_heads / hp->n_kv_heads;
-  size_t att_rows = (size_t)kv_mul * (size_t)nb__att_tq(kv_mul);
+  size_t att_rows = (size_t)kv_mul * (size_t)nb__att_tq(kv_mul, hp->n_kv_heads);
   s->scratch_bytes = round64((att_rows * (size_t)n_ctx + 2 * nb * NB__FFN_TILE + wide +
                               att_rows * (size_t)hp->head_dim) * 4);
   s->total1 = 2 * (uint64_t)s->kv_bytes + s->x_bytes + s->xb_bytes + s->hb_bytes + s->xq_bytes +

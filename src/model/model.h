@@ -96,10 +96,15 @@ void nb__state_size_for(const nb_hparams *hp, int32_t n_ctx, int act,
  * each cached key and value once per tile. Why: with one query head per
  * kv head (Llama-2 7B) a token alone used a quarter of every load, and
  * attention took 14-17% of 7B pp512. Models with 4 or more query heads
- * per kv head keep one token per item. */
+ * per kv head keep one token per item. At most n_kv_heads tokens, so an
+ * item's rows (tq * kv_mul <= n_heads) times head_dim fit the dim floats
+ * of a scratch row: a model with fewer than 4 heads (and an FFN under 4 x
+ * dim) overran it into the item's queries, and its batches gave other
+ * logits than token by token. */
 #define NB__ATT_ROWS 4
-static inline int32_t nb__att_tq(int32_t kv_mul) {
-  return kv_mul >= NB__ATT_ROWS ? 1 : NB__ATT_ROWS / kv_mul;
+static inline int32_t nb__att_tq(int32_t kv_mul, int32_t n_kv_heads) {
+  const int32_t tq = kv_mul >= NB__ATT_ROWS ? 1 : NB__ATT_ROWS / kv_mul;
+  return tq < n_kv_heads ? tq : n_kv_heads;
 }
 
 /* Rows of a gate/up tile in the fused FFN (per-thread scratch). */

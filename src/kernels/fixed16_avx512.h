@@ -4,7 +4,7 @@
  * fixed16_x86.h (whose input conversion, one-token tile and walk it uses).
  *
  * Same numbers as fixed16_x86.h's 8-lane family: the input in 16-bit fixed
- * point per block (qh_convert1), per (row, block) the exact int32 sum
+ * point per block (qh_convert_n), per (row, block) the exact int32 sum
  * S = sum_j w_j i_j, then acc = fma((float)S, d_w * s_b, acc) per row,
  * blocks in order. Here one vpdpwssd (int16 pairs, int32 accumulation)
  * serves 16 rows x 2 k where the AVX2 family spends a vpmaddwd and an add

@@ -20,7 +20,8 @@
 /* ------------------- Q8_0 / Q4_0 weights x F16 input: 16-bit fixed point
  *
  * The F16 activation row is converted ONCE per call (per k-chunk and token
- * group) into 16-bit fixed point per 32-block, so the weight side runs on the
+ * group; a batch's input once for all calls, by prep_qh: kernels.h's
+ * NB__X_QH) into 16-bit fixed point per 32-block, so the weight side runs on the
  * integer units with exact int32 sums, like the Q8 path, instead of
  * converting every weight to float for every row:
  *   amax_b = max_j |x_j| (x_j the exact float value of the fp16 input),
@@ -53,35 +54,8 @@
 #define QHL_T 4     /* batch: tokens per tile */
 #define QHL_TB 32   /* batch: tokens per pass */
 
-/* Converts one block of 32 fp16 inputs at x into q and *s. */
-NB__ALWAYS_INLINE void qh_convert1(const uint8_t *x, int16_t *q, float *s) {
-  const __m256 sign = _mm256_set1_ps(-0.0f);
-  __m256 v[4];
-  __m256 m = _mm256_setzero_ps();
-  NB__UNROLL(4) for (int j = 0; j < 4; j++) {
-    v[j] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 16 * j)));
-    m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[j]));
-  }
-  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-  const float amax = _mm_cvtss_f32(m4);
-  const float inv = amax > 0.0f ? 32767.0f / amax : 0.0f;
-  *s = amax / 32767.0f;
-  const __m256 iv = _mm256_set1_ps(inv);
-  __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v[0], iv));
-  __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v[1], iv));
-  __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v[2], iv));
-  __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v[3], iv));
-  /* packs works per 128-bit lane; permute4x64 restores element order */
-  __m256i p0 = _mm256_permute4x64_epi64(_mm256_packs_epi32(i0, i1), 0xd8);
-  __m256i p1 = _mm256_permute4x64_epi64(_mm256_packs_epi32(i2, i3), 0xd8);
-  _mm256_storeu_si256((__m256i *)(void *)q, p0);
-  _mm256_storeu_si256((__m256i *)(void *)q + 1, p1);
-}
-
 /* |x| of one block's 32 fp16 inputs, folded to 8 lanes (max over j). */
-static inline __m256 qh_amax8(const uint8_t *x) {
+NB__ALWAYS_INLINE __m256 qh_amax8(const uint8_t *x) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
   __m256 m = _mm256_setzero_ps();
   NB__UNROLL(4) for (int j = 0; j < 4; j++)
@@ -90,14 +64,29 @@ static inline __m256 qh_amax8(const uint8_t *x) {
   return m;
 }
 
-/* Blocks [0, n) of fp16 input at x, as qh_convert1 converts them: block b's
- * 32 int16 to q + b * qst bytes, its scale to s + b * sst bytes. Eight
- * blocks at a time share the work qh_convert1 does per block: their
- * maxima fold into one vector's lanes (a 3-level unpack / max tree) and
- * the two divisions run on 8 lanes instead of 16 scalar divisions. The
- * same IEEE operations per block (a maximum of finite values does not
- * depend on the order), so the same bits; the last n % 8 blocks go
- * through qh_convert1. */
+/* One block's 32 fp16 inputs at x times inv, rounded to even, as 32 int16
+ * in element order at q. */
+NB__ALWAYS_INLINE void qh_quant(const uint8_t *x, float inv, uint8_t *q) {
+  const __m256 f = _mm256_set1_ps(inv);
+  __m256i c[4];
+  NB__UNROLL(4) for (int j = 0; j < 4; j++)
+    c[j] = _mm256_cvtps_epi32(
+        _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 16 * j))), f));
+  /* packs works per 128-bit lane; permute4x64 restores element order */
+  _mm256_storeu_si256((__m256i *)(void *)q,
+                      _mm256_permute4x64_epi64(_mm256_packs_epi32(c[0], c[1]), 0xd8));
+  _mm256_storeu_si256((__m256i *)(void *)(q + 32),
+                      _mm256_permute4x64_epi64(_mm256_packs_epi32(c[2], c[3]), 0xd8));
+}
+
+/* Blocks [0, n) of fp16 input at x in the fixed point above: block b's 32
+ * int16 to q + b * qst bytes, its scale to s + b * sst bytes. Per block
+ * amax = max |x_j|, inv = 32767 / amax (0 when amax = 0), s = amax /
+ * 32767, then qh_quant. Eight blocks at a time: their maxima fold into one
+ * vector's lanes (a 3-level unpack / max tree) and the two divisions run
+ * on 8 lanes; the last n % 8 blocks one by one with scalar divisions. The
+ * same IEEE operations either way (a maximum of finite values does not
+ * depend on the order), so the same bits. */
 static void qh_convert_n(const uint8_t *x, int64_t n, uint8_t *q, size_t qst,
                          uint8_t *s, size_t sst) {
   int64_t b = 0;
@@ -123,26 +112,18 @@ static void qh_convert_n(const uint8_t *x, int64_t n, uint8_t *q, size_t qst,
     _mm256_store_ps(iv, inv);
     _mm256_store_ps(sv, _mm256_div_ps(amax, _mm256_set1_ps(32767.0f)));
     NB__UNROLL(8) for (int i = 0; i < 8; i++) {
-      const __m256 f = _mm256_set1_ps(iv[i]);
-      const uint8_t *xi = xb + 64 * i;
-      __m256i c[4];
-      NB__UNROLL(4) for (int j = 0; j < 4; j++)
-        c[j] = _mm256_cvtps_epi32(_mm256_mul_ps(
-            _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(xi + 16 * j))), f));
-      /* packs works per 128-bit lane; permute4x64 restores element order */
-      uint8_t *qi = q + (size_t)(b + i) * qst;
-      _mm256_storeu_si256((__m256i *)(void *)qi,
-                          _mm256_permute4x64_epi64(_mm256_packs_epi32(c[0], c[1]), 0xd8));
-      _mm256_storeu_si256((__m256i *)(void *)(qi + 32),
-                          _mm256_permute4x64_epi64(_mm256_packs_epi32(c[2], c[3]), 0xd8));
+      qh_quant(xb + 64 * i, iv[i], q + (size_t)(b + i) * qst);
       memcpy(s + (size_t)(b + i) * sst, &sv[i], sizeof(float));
     }
   }
   for (; b < n; b++) {
-    int16_t qb[32];
-    float sb;
-    qh_convert1(x + 64 * (size_t)b, qb, &sb);
-    memcpy(q + (size_t)b * qst, qb, sizeof qb);
+    const __m256 m = qh_amax8(x + 64 * (size_t)b);
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    const float sb = amax / 32767.0f;
+    qh_quant(x + 64 * (size_t)b, amax > 0.0f ? 32767.0f / amax : 0.0f, q + (size_t)b * qst);
     memcpy(s + (size_t)b * sst, &sb, sizeof sb);
   }
 }

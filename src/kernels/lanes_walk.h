@@ -165,9 +165,10 @@ static void nb__lw_walk_pre(const nb__lw *f, int pre, int64_t k, const void *w,
                   wb + (size_t)rg * ldw + pfo * ldw + (size_t)ks * L * f->wbs);
         }
         for (int t = 0; t < np; t++) {
-          xr[t] = xb + (size_t)(p0 + t) * ldx + (size_t)ks * f->xbs;
+          /* prepared input: the row's blocks are xpb bytes, read in place */
+          xr[t] = xb + (size_t)(p0 + t) * ldx + (size_t)ks * (pre ? f->xpb : f->xbs);
           if (pre) {
-            xs[t] = xr[t] = xb + (size_t)(p0 + t) * ldx + (size_t)ks * f->xpb;
+            xs[t] = xr[t];
           } else if (whole) {
             xs[t] = xp + ((size_t)t * nb + (size_t)ks) * f->xpb;
           } else {
